@@ -1,0 +1,24 @@
+"""fastopt: the training techniques of "Deep Learning from Scratch" ch. 6, fast on the CPU.
+
+>>> import fastopt as fo
+>>> opt = fo.optim.Adam(params, lr=1e-3)   # params: dict name -> ndarray
+>>> opt.step(grads)                         # updates params in place
+"""
+from . import optim
+from ._backend import available_backends, get_backend, set_backend, use_backend
+from ._config import show_config
+from ._threads import get_num_threads, set_num_threads
+from .optim import FlatParams
+
+__version__ = "0.1.0"
+
+__all__ = ["optim", "book", "FlatParams", "available_backends", "get_backend", "set_backend",
+           "use_backend", "show_config", "set_num_threads", "get_num_threads", "__version__"]
+
+
+def __getattr__(name):  # import the book layer on first use
+    if name == "book":
+        import importlib
+
+        return importlib.import_module(".book", __name__)
+    raise AttributeError(f"module 'fastopt' has no attribute {name!r}")

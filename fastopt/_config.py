@@ -1,0 +1,46 @@
+"""``fastopt.show_config()``: what this installation can do."""
+import platform
+import sys
+
+from . import _backend, _threads
+
+
+def config():
+    """A dict describing versions, backends and threads."""
+    import numpy
+
+    info = {"fastopt": _version(), "python": sys.version.split()[0],
+            "platform": platform.platform(), "numpy": numpy.__version__,
+            "backends": _backend.available_backends(),
+            "unavailable": _backend.backend_errors()}
+    try:
+        import numba
+
+        info["numba"] = numba.__version__
+        info["threads"] = _threads.get_num_threads()
+        info["threading_layer"] = numba.config.THREADING_LAYER
+        from .kernels import PARALLEL_THRESHOLD
+
+        info["parallel_threshold"] = PARALLEL_THRESHOLD
+    except ImportError:
+        info["numba"] = None
+        info["threads"] = 1
+    try:
+        info["active_backend"] = _backend.get_backend()
+    except (ImportError, ValueError) as exc:
+        info["active_backend"] = f"error: {exc}"
+    return info
+
+
+def _version():
+    from . import __version__
+
+    return __version__
+
+
+def show_config(file=None):
+    """Print backends, versions and thread settings (and return them as a dict)."""
+    info = config()
+    for key, value in info.items():
+        print(f"{key:>18}: {value}", file=file or sys.stdout)
+    return info

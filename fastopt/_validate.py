@@ -1,0 +1,80 @@
+"""Argument checks shared by the public API. Each error names the argument."""
+import math
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_float(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    """A finite real number within the given bounds, returned as a Python float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if low is not None and (value < low or (low_open and value == low)):
+        op = ">" if low_open else ">="
+        raise ValueError(f"{name} must be {op} {low}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        op = "<" if high_open else "<="
+        raise ValueError(f"{name} must be {op} {high}, got {value}")
+    return value
+
+
+def check_optional_positive(name, value):
+    return None if value is None else check_float(name, value, low=0.0, low_open=True)
+
+
+def check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def check_betas(name, value, count=2):
+    if not isinstance(value, (tuple, list)) or len(value) != count:
+        raise TypeError(f"{name} must be a tuple of {count} numbers, got {value!r}")
+    return tuple(check_float(f"{name}[{i}]", b, low=0.0, high=1.0, high_open=True)
+                 for i, b in enumerate(value))
+
+
+def check_param(name, array):
+    """A parameter the optimizer can update in place: float32/64, writeable, C-contiguous."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"params[{name!r}] must be a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"params[{name!r}] must have dtype float32 or float64, got {array.dtype}")
+    if not array.flags.writeable:
+        raise ValueError(f"params[{name!r}] is read-only; the optimizer updates parameters in place")
+    if not array.flags.c_contiguous:
+        raise ValueError(f"params[{name!r}] is not C-contiguous; pass np.ascontiguousarray(...) "
+                         "and keep that array as the parameter")
+    return array
+
+
+def as_grad(name, grad, param):
+    """The gradient for *param* as a 1-D C-contiguous array of the parameter's dtype.
+
+    Policy: another float dtype is cast (a copy); a non-contiguous gradient is
+    copied; integer, bool, complex and object gradients are rejected.
+    """
+    if grad is None:
+        raise ValueError(f"grads[{name!r}] is None; every parameter of a non-frozen group needs a gradient")
+    if not isinstance(grad, np.ndarray):
+        if isinstance(grad, numbers.Real) and not isinstance(grad, (bool, np.bool_)):
+            grad = np.asarray(grad, dtype=param.dtype)
+        else:
+            raise TypeError(f"grads[{name!r}] must be a numpy.ndarray, got {type(grad).__name__}")
+    if grad.dtype.kind != "f":
+        raise TypeError(f"grads[{name!r}] must have a floating dtype, got {grad.dtype}")
+    if grad.shape != param.shape:
+        raise ValueError(f"grads[{name!r}] has shape {grad.shape}, but the parameter has shape {param.shape}")
+    return np.ascontiguousarray(grad, dtype=param.dtype).reshape(-1)

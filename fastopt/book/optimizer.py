@@ -1,0 +1,172 @@
+"""Drop-in replacements for the book's ``common/optimizer.py``.
+
+Same class names, signatures, defaults and ``update(params, grads)`` contract:
+``params`` is a dict whose arrays are changed in place (the network's layers
+hold the same arrays); state is created on the first ``update``; Python-float
+parameters (the book's 2-D demo) are replaced by their new value. Each class
+only configures the general optimizer in :mod:`fastopt.optim`, whose kernels
+reproduce the book's formulas operation for operation.
+"""
+import numbers
+
+import numpy as np
+
+from .. import optim
+
+
+class _BookOptimizer:
+    """Binds a general optimizer to the book's dict on the first ``update``."""
+
+    _hyper_names = ("lr",)
+    #: book attribute -> (group key, to-group conversion)
+    _group_keys = {"lr": "lr"}
+
+    def __init__(self):
+        self.optimizer = None  # the fastopt.optim optimizer, after the first update
+        self._scalars = {}
+
+    def _make(self, arrays):
+        raise NotImplementedError
+
+    def update(self, params, grads):
+        """Update every entry of *params* in place from *grads* (same keys)."""
+        arrays = {}
+        for key, value in params.items():
+            if isinstance(value, np.ndarray):
+                arrays[key] = value
+            elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+                buf = self._scalars.setdefault(key, np.zeros(()))
+                buf[()] = value
+                arrays[key] = buf
+            else:
+                raise TypeError(f"params[{key!r}] must be a numpy array or a real number, "
+                                f"got {type(value).__name__}")
+        if self.optimizer is None:
+            self.optimizer = self._make(arrays)
+        else:
+            self.optimizer._rebind(arrays)
+        group = self.optimizer.param_groups[0]
+        for attr, key in self._group_keys.items():
+            group[key] = getattr(self, attr)
+        missing = [k for k in params if k not in grads]
+        if missing:
+            raise ValueError(f"grads has no entry for parameter {missing[0]!r}")
+        self.optimizer.step({k: grads[k] for k in params})
+        for key in self._scalars:
+            if key in params and not isinstance(params[key], np.ndarray):
+                params[key] = float(self._scalars[key])
+
+    def _state(self, key):
+        if self.optimizer is None:
+            return None
+        return {name: self.optimizer.state_view(name, key) for name in self.optimizer.param_names()}
+
+
+class SGD(_BookOptimizer):
+    """Stochastic gradient descent: ``θ ← θ − lr·g``."""
+
+    def __init__(self, lr=0.01):
+        super().__init__()
+        self.lr = lr
+
+    def _make(self, arrays):
+        return optim.SGD(arrays, lr=self.lr)
+
+
+class Momentum(_BookOptimizer):
+    """Momentum SGD: ``v ← momentum·v − lr·g;  θ ← θ + v``."""
+
+    _group_keys = {"lr": "lr", "momentum": "momentum"}
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        super().__init__()
+        self.lr, self.momentum = lr, momentum
+
+    def _make(self, arrays):
+        return optim.Momentum(arrays, lr=self.lr, momentum=self.momentum)
+
+    @property
+    def v(self):
+        return self._state("buf")
+
+
+class Nesterov(_BookOptimizer):
+    """Nesterov's accelerated gradient (arXiv:1212.0901), the book's corrected 2021 form.
+
+    ``θ ← θ + μ²v − (1+μ)·lr·g;  v ← μv − lr·g``.
+    """
+
+    _group_keys = {"lr": "lr", "momentum": "momentum"}
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        super().__init__()
+        self.lr, self.momentum = lr, momentum
+
+    def _make(self, arrays):
+        return optim.Nesterov(arrays, lr=self.lr, momentum=self.momentum)
+
+    @property
+    def v(self):
+        return self._state("v")
+
+
+class AdaGrad(_BookOptimizer):
+    """AdaGrad: ``h ← h + g²;  θ ← θ − lr·g / (√h + 1e-7)``."""
+
+    def __init__(self, lr=0.01):
+        super().__init__()
+        self.lr = lr
+
+    def _make(self, arrays):
+        return optim.Adagrad(arrays, lr=self.lr, eps=1e-7)
+
+    @property
+    def h(self):
+        return self._state("h")
+
+
+class RMSprop(_BookOptimizer):
+    """RMSprop: ``h ← ρh + (1−ρ)g²;  θ ← θ − lr·g / (√h + 1e-7)`` with ρ = decay_rate."""
+
+    _group_keys = {"lr": "lr", "decay_rate": "alpha"}
+
+    def __init__(self, lr=0.01, decay_rate=0.99):
+        super().__init__()
+        self.lr, self.decay_rate = lr, decay_rate
+
+    def _make(self, arrays):
+        return optim.RMSprop(arrays, lr=self.lr, alpha=self.decay_rate, eps=1e-7)
+
+    @property
+    def h(self):
+        return self._state("h")
+
+
+class Adam(_BookOptimizer):
+    """Adam (arXiv:1412.6980v8) as the book computes it.
+
+    One step counter for all keys; ``lr_t = lr·√(1−β₂ᵗ)/(1−β₁ᵗ)``;
+    ``m += (1−β₁)(g − m);  v += (1−β₂)(g² − v);  θ ← θ − lr_t·m / (√v + 1e-7)``.
+    """
+
+    _group_keys = {"lr": "lr"}
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        super().__init__()
+        self.lr, self.beta1, self.beta2 = lr, beta1, beta2
+
+    def _make(self, arrays):
+        return optim.Adam(arrays, lr=self.lr, betas=(self.beta1, self.beta2), eps=1e-7,
+                          variant="book")
+
+    @property
+    def iter(self):
+        return 0 if self.optimizer is None else self.optimizer.step_count
+
+    @property
+    def m(self):
+        return self._state("m")
+
+    @property
+    def v(self):
+        return self._state("v")

@@ -1,0 +1,28 @@
+"""Optimizers, schedules, clipping, flat parameter buffers and checkpoints."""
+from .adam import AMSGrad, Adam, Adamax, AdamW, NAdam
+from .adaptive import AdaGrad, Adadelta, Adagrad, RMSprop
+from .checkpoint import load_checkpoint, save_checkpoint
+from .clip import clip_grad_norm, clip_grad_value, global_norm
+from .flat import FlatParams
+from .optimizer import NonFiniteGradientError, Optimizer
+from .schedules import (
+    Constant,
+    CosineDecay,
+    ExponentialDecay,
+    InverseTimeDecay,
+    LinearWarmup,
+    MultiStepDecay,
+    ReduceLROnPlateau,
+    Schedule,
+    StepDecay,
+)
+from .sgd import SGD, Momentum, Nesterov
+
+OPTIMIZERS = (SGD, Momentum, Nesterov, Adagrad, RMSprop, Adadelta, Adam, AdamW, AMSGrad,
+              Adamax, NAdam)
+
+__all__ = [c.__name__ for c in OPTIMIZERS] + [
+    "AdaGrad", "Optimizer", "NonFiniteGradientError", "FlatParams", "Schedule", "Constant",
+    "StepDecay", "MultiStepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay",
+    "LinearWarmup", "ReduceLROnPlateau", "clip_grad_norm", "clip_grad_value", "global_norm",
+    "save_checkpoint", "load_checkpoint"]

@@ -1,0 +1,129 @@
+"""Per-element adaptive rates without momentum of the mean: Adagrad, RMSprop, Adadelta."""
+from .._validate import check_bool, check_float
+from .optimizer import Optimizer, _check_nonneg, _check_positive
+from .sgd import _doc
+
+
+def _check_rho(name, value):
+    return check_float(name, value, low=0.0, high=1.0)
+
+
+@_doc
+class Adagrad(Optimizer):
+    r"""AdaGrad, as PyTorch's ``torch.optim.Adagrad``.
+
+    .. math::
+        h_t = h_{t-1} + g_t^2, \qquad
+        \theta_t = \theta_{t-1} - \frac{\eta_t\, g_t}{\sqrt{h_t} + \epsilon}, \qquad
+        \eta_t = \frac{\eta}{1 + (t-1)\,\mathrm{lr\_decay}}
+
+    Note: ε is added *after* the square root (as in the book and PyTorch).
+    The book's ``AdaGrad`` is this with ``eps=1e-7``.
+
+    lr : float or Schedule, default 0.01
+    lr_decay : float, default 0
+    eps : float, default 1e-10
+    initial_accumulator_value : float, default 0
+    {common}
+    """
+
+    hyperparameters = {"lr_decay": _check_nonneg, "eps": _check_positive,
+                       "initial_accumulator_value": _check_nonneg}
+    kernel, kernel_state = "adagrad", ("h",)
+
+    def __init__(self, params, lr=0.01, lr_decay=0.0, weight_decay=0.0,
+                 initial_accumulator_value=0.0, eps=1e-10, *, decoupled_weight_decay=False,
+                 maximize=False, **options):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value,
+                                      eps=eps, decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize), **options)
+
+    def _state_init(self, group):
+        return {"h": group["initial_accumulator_value"]}
+
+    def _scalars(self, group, lr, step, gstate):
+        return (lr / (1 + (step - 1) * group["lr_decay"]), group["eps"]), {}
+
+
+AdaGrad = Adagrad
+
+
+@_doc
+class RMSprop(Optimizer):
+    r"""RMSprop, plain or centered, with optional momentum, as PyTorch's ``torch.optim.RMSprop``.
+
+    .. math::
+        h_t = \alpha h_{t-1} + (1-\alpha) g_t^2, \qquad
+        \bar g_t = \alpha \bar g_{t-1} + (1-\alpha) g_t \ \text{(centered)}, \\
+        d_t = \sqrt{h_t - \bar g_t^2} + \epsilon \ \text{(centered) or } \sqrt{h_t} + \epsilon, \\
+        \theta_t = \theta_{t-1} - \eta g_t / d_t
+        \quad\text{or, with momentum } \mu:\quad b_t = \mu b_{t-1} + g_t/d_t,\ \theta_t = \theta_{t-1} - \eta b_t
+
+    The book's ``RMSprop(lr, decay_rate)`` is this with ``alpha=decay_rate``
+    and ``eps=1e-7`` (added after the square root).
+
+    lr : float or Schedule, default 0.01
+    alpha : float, default 0.99
+    eps : float, default 1e-8
+    momentum : float, default 0
+    centered : bool, default False
+    {common}
+    """
+
+    hyperparameters = {"alpha": _check_rho, "eps": _check_positive, "momentum": _check_nonneg,
+                       "centered": check_bool}
+    kernel, kernel_state = "rmsprop", ("h", "grad_avg", "buf")
+
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False, *, decoupled_weight_decay=False, maximize=False, **options):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize), **options)
+
+    def _state_init(self, group):
+        state = {"h": 0.0}
+        if group["centered"]:
+            state["grad_avg"] = 0.0
+        if group["momentum"]:
+            state["buf"] = 0.0
+        return state
+
+    def _scalars(self, group, lr, step, gstate):
+        alpha = group["alpha"]
+        return (alpha, 1 - alpha, lr, group["eps"], group["centered"], group["momentum"],
+                bool(group["momentum"])), {}
+
+
+@_doc
+class Adadelta(Optimizer):
+    r"""Adadelta, as PyTorch's ``torch.optim.Adadelta``.
+
+    .. math::
+        h_t = \rho h_{t-1} + (1-\rho) g_t^2, \qquad
+        \Delta_t = \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{h_t + \epsilon}}\, g_t, \qquad
+        u_t = \rho u_{t-1} + (1-\rho) \Delta_t^2, \qquad
+        \theta_t = \theta_{t-1} - \eta \Delta_t
+
+    lr : float or Schedule, default 1.0
+    rho : float, default 0.9
+    eps : float, default 1e-6
+    {common}
+    """
+
+    hyperparameters = {"rho": _check_rho, "eps": _check_positive}
+    kernel, kernel_state = "adadelta", ("h", "acc_delta")
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *,
+                 decoupled_weight_decay=False, maximize=False, **options):
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize), **options)
+
+    def _state_init(self, group):
+        return {"h": 0.0, "acc_delta": 0.0}
+
+    def _scalars(self, group, lr, step, gstate):
+        rho = group["rho"]
+        return (rho, 1 - rho, group["eps"], lr), {}

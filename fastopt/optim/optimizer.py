@@ -1,0 +1,477 @@
+"""The optimizer base class: param groups, validation, one step, state_dict.
+
+Subclasses declare their hyperparameters and map them to one kernel; the base
+class does everything else in the same order every time:
+
+1. validate hyperparameters (only those changed since the last step) and every
+   gradient, and allocate missing state, before any kernel runs;
+2. if needed, one blocked sum of squares over all gradients: for global-norm
+   clipping and for the ``nonfinite`` policy;
+3. one kernel call per slot (a user array, or a whole FlatParams dtype buffer);
+4. advance each stepped group's counter.
+
+A failed call therefore changes nothing.
+"""
+import copy
+import math
+
+import numpy as np
+
+from .. import _backend
+from .._validate import check_bool, check_choice, check_float, check_optional_positive, check_param
+from ._slots import build_slots, split_groups
+from .schedules import Schedule, as_schedule, schedule_from_config
+
+NONFINITE_POLICIES = ("propagate", "skip", "raise")
+STATE_FORMAT_VERSION = 1
+_EMPTY = {dt: np.empty(0, dt) for dt in (np.dtype(np.float32), np.dtype(np.float64))}
+
+
+class NonFiniteGradientError(ValueError, FloatingPointError):
+    """A gradient holds NaN or inf and the optimizer's policy is ``nonfinite="raise"``."""
+
+
+def _check_lr(name, value):
+    if isinstance(value, Schedule):
+        return value
+    return check_float(name, value, low=0.0)
+
+
+def _check_nonneg(name, value):
+    return check_float(name, value, low=0.0)
+
+
+def _check_positive(name, value):
+    return check_float(name, value, low=0.0, low_open=True)
+
+
+def _check_unit(name, value):
+    """In [0, 1)."""
+    return check_float(name, value, low=0.0, high=1.0, high_open=True)
+
+
+#: Hyperparameters every optimizer has, with their checks.
+COMMON_HYPERPARAMETERS = {
+    "lr": _check_lr,
+    "weight_decay": _check_nonneg,
+    "decoupled_weight_decay": check_bool,
+    "maximize": check_bool,
+    "frozen": check_bool,
+}
+
+
+class Optimizer:
+    """Base class. Subclasses set ``kernel``, ``kernel_state`` and ``hyperparameters``
+    and implement ``_state_init`` and ``_scalars``."""
+
+    #: name of the backend kernel this optimizer calls
+    kernel = None
+    #: state buffers passed to the kernel, in order (absent ones as empty arrays)
+    kernel_state = ()
+    #: extra hyperparameters: name -> check(name, value) -> value
+    hyperparameters = {}
+
+    def __init__(self, params, defaults, *, max_grad_norm=None, clip_value=None,
+                 nonfinite="propagate"):
+        self.max_grad_norm = check_optional_positive("max_grad_norm", max_grad_norm)
+        self.clip_value = check_optional_positive("clip_value", clip_value)
+        self.nonfinite = check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
+        self._checks = {**COMMON_HYPERPARAMETERS, **self.hyperparameters}
+        base = {"weight_decay": 0.0, "decoupled_weight_decay": False, "maximize": False,
+                "frozen": False, **defaults}
+        self.defaults = self._validate_group(base, "defaults")
+        groups = split_groups(params)
+        self._slots = build_slots(groups)
+        self.param_groups = []
+        for gi, (options, _) in enumerate(groups):
+            where = f"param_groups[{gi}]"
+            unknown = sorted(set(options) - set(self._checks))
+            if unknown:
+                raise ValueError(f"{where}: unknown key {unknown[0]!r}; "
+                                 f"known keys are {sorted(self._checks)}")
+            group = self._validate_group({**self.defaults, **options}, where)
+            group["params"] = [n for slot in self._slots[gi] for n in slot.names]
+            self.param_groups.append(group)
+        self._validated = [dict(g) for g in self.param_groups]
+        self.group_state = [self._initial_group_state() for _ in self.param_groups]
+        for gi, group in enumerate(self.param_groups):
+            for slot in self._slots[gi]:
+                slot.ensure_state(self._state_init(group))
+        #: steps skipped by ``nonfinite="skip"`` (not part of the saved state)
+        self.skipped_steps = 0
+
+    # ----------------------------------------------------------------- subclass API
+    def _state_init(self, group):
+        """State buffers this group needs: key -> initial value."""
+        raise NotImplementedError
+
+    def _scalars(self, group, lr, step, gstate):
+        """Kernel scalars for update number *step* (1-based) of a group.
+
+        Returns ``(scalars, gstate_updates)``: the Python floats/bools passed to
+        the kernel after the state buffers, and group-state changes to commit.
+        """
+        raise NotImplementedError
+
+    def _kernel_for(self, group):
+        """(kernel name, state keys passed to it) for this group."""
+        return self.kernel, self.kernel_state
+
+    def _initial_group_state(self):
+        return {"step": 0}
+
+    # ----------------------------------------------------------------- validation
+    def _validate_group(self, group, where):
+        out = {}
+        for key, value in group.items():
+            if key == "params":
+                out[key] = value
+                continue
+            check = self._checks.get(key)
+            if check is None:
+                raise ValueError(f"{where}: unknown key {key!r}")
+            out[key] = check(f"{where}['{key}']" if where != "defaults" else key, value)
+        missing = sorted(set(self._checks) - set(out))
+        if missing:
+            raise ValueError(f"{where}: missing hyperparameter {missing[0]!r}")
+        return out
+
+    def _revalidate(self):
+        for gi, group in enumerate(self.param_groups):
+            if group != self._validated[gi]:
+                where = f"param_groups[{gi}]"
+                checked = self._validate_group({k: v for k, v in group.items()}, where)
+                if checked["params"] != self._validated[gi]["params"]:
+                    raise ValueError(f"{where}['params'] cannot be changed after construction")
+                group.update(checked)
+                self._validated[gi] = dict(group)
+
+    # ----------------------------------------------------------------- stepping
+    def step(self, grads=None):
+        """Update every parameter of every non-frozen group in place.
+
+        Parameters
+        ----------
+        grads : mapping, sequence or None
+            Gradients by parameter name (a mapping), or in parameter order (a
+            sequence). ``None`` uses the ``.grads`` buffers of FlatParams groups.
+
+        Returns
+        -------
+        bool
+            False when the step was skipped (``nonfinite="skip"``), else True.
+        """
+        self._revalidate()
+        grads = self._normalise_grads(grads)
+        work = []
+        for gi, group in enumerate(self.param_groups):
+            if group["frozen"]:
+                continue
+            for slot in self._slots[gi]:
+                slot.ensure_state(self._state_init(group))
+                work.append((gi, slot, slot.grad(grads)))
+        backend = _backend.kernels()
+        gscale = self._grad_scale(backend, work)
+        if gscale is None:
+            self.skipped_steps += 1
+            return False
+        clip = 0.0 if self.clip_value is None else self.clip_value
+        updates = {}
+        for gi, slot, g in work:
+            if gi not in updates:
+                updates[gi] = self._group_call(gi, gscale, clip)
+            kernel, keys, scalars, _ = updates[gi]
+            cast = slot.dtype.type
+            state = [slot.state.get(k, _EMPTY[slot.dtype]) for k in keys]
+            args = [s if isinstance(s, bool) else cast(s) for s in scalars]
+            getattr(backend, kernel)(slot.param, g, *state, *args)
+        for gi, (_, _, _, gstate_updates) in updates.items():
+            self.group_state[gi].update(gstate_updates)
+        return True
+
+    def _group_call(self, gi, gscale, clip):
+        group, gstate = self.param_groups[gi], self.group_state[gi]
+        step = gstate["step"] + 1
+        lr = self.lr_at(gi, step - 1)
+        scalars, updates = self._scalars(group, lr, step, gstate)
+        wd = group["weight_decay"]
+        if group["decoupled_weight_decay"]:
+            tail = (gscale * (-1.0 if group["maximize"] else 1.0), clip, 0.0, 1.0 - lr * wd)
+        else:
+            tail = (gscale * (-1.0 if group["maximize"] else 1.0), clip, wd, 1.0)
+        kernel, keys = self._kernel_for(group)
+        return kernel, keys, tuple(scalars) + tail, {**updates, "step": step}
+
+    def _normalise_grads(self, grads):
+        if grads is None or hasattr(grads, "keys"):
+            if grads is not None and not all(slot.flat is not None and grads is slot.flat.grads
+                                             for slots in self._slots for slot in slots):
+                unknown = set(grads.keys()) - self._names_set()
+                if unknown:
+                    raise ValueError(f"grads has entries for unknown parameters: {sorted(unknown)}")
+            return grads
+        if isinstance(grads, np.ndarray) or not hasattr(grads, "__len__"):
+            raise TypeError("grads must be a mapping of name -> array or a sequence of arrays, "
+                            f"got {type(grads).__name__}")
+        names = self.param_names()
+        if len(grads) != len(names):
+            raise ValueError(f"grads has {len(grads)} entries but the optimizer has "
+                             f"{len(names)} parameters")
+        return dict(zip(names, grads))
+
+    def _grad_scale(self, backend, work):
+        """Gradient factor from global-norm clipping; None when the step must be skipped."""
+        if self.max_grad_norm is None and self.nonfinite == "propagate":
+            return 1.0
+        total = 0.0
+        for _, _, g in work:
+            total += backend.sumsq(g)
+        if not math.isfinite(total) and self.nonfinite != "propagate":
+            bad = [name for _, slot, g in work for name, off, arr
+                   in zip(slot.names, slot.offsets, slot.arrays)
+                   if not np.isfinite(g[off:off + arr.size]).all()]
+            if bad:
+                if self.nonfinite == "skip":
+                    return None
+                raise NonFiniteGradientError(
+                    f"grads[{bad[0]!r}] contains NaN or inf (nonfinite='raise'); "
+                    f"non-finite gradients: {bad}")
+        if self.max_grad_norm is None:
+            return 1.0
+        # torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6), clamped to 1
+        return min(self.max_grad_norm / (math.sqrt(total) + 1e-6), 1.0)
+
+    # ----------------------------------------------------------------- queries
+    def lr_at(self, group_index, step):
+        """Learning rate group *group_index* uses for its 0-based update *step*."""
+        lr = self.param_groups[group_index]["lr"]
+        return lr(step) if isinstance(lr, Schedule) else lr
+
+    def get_lr(self):
+        """Learning rate of each group for its next update."""
+        return [self.lr_at(gi, gs["step"]) for gi, gs in enumerate(self.group_state)]
+
+    @property
+    def step_count(self):
+        """Updates done by the first group (the book's ``iter``)."""
+        return self.group_state[0]["step"]
+
+    def param_names(self):
+        return [n for slots in self._slots for slot in slots for n in slot.names]
+
+    def _names_set(self):
+        names = getattr(self, "_names_cache", None)
+        if names is None:
+            names = self._names_cache = frozenset(self.param_names())
+        return names
+
+    def _find(self, name):
+        for slots in self._slots:
+            for slot in slots:
+                if name in slot.names:
+                    return slot, slot.names.index(name)
+        raise KeyError(f"no parameter named {name!r}")
+
+    def state_view(self, name, key):
+        """The live state array *key* (e.g. ``"m"``) of parameter *name* (a view)."""
+        slot, index = self._find(name)
+        return slot.state_view(key, index)
+
+    def _rebind(self, arrays):
+        """Point per-array parameters at new arrays of the same names, shapes and dtypes."""
+        unknown = set(arrays) - self._names_set()
+        if unknown:
+            raise ValueError(f"params has entries the optimizer was not built with: {sorted(unknown)}")
+        for slots in self._slots:
+            for slot in slots:
+                name, old = slot.names[0], slot.arrays[0]
+                new = arrays.get(name)
+                if new is None:
+                    raise ValueError(f"params has no entry for parameter {name!r}")
+                if slot.flat is None and new is not old:
+                    check_param(name, new)
+                    if new.shape != old.shape or new.dtype != old.dtype:
+                        raise ValueError(f"params[{name!r}] changed from {old.dtype}{list(old.shape)} "
+                                         f"to {new.dtype}{list(new.shape)}")
+                    slot.arrays[0], slot.param = new, new.reshape(-1)
+
+    def params(self):
+        """Parameter arrays by name (the arrays the optimizer updates)."""
+        return {n: a for slots in self._slots for slot in slots
+                for n, a in zip(slot.names, slot.arrays)}
+
+    def __repr__(self):
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.defaults.items() if k != "params")
+        return f"{type(self).__name__}({len(self.param_names())} params; {opts})"
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self):
+        """Copy of the optimizer's state: hyperparameters, counters, schedules, buffers.
+
+        A nested dict of JSON-compatible values and NumPy arrays (per-parameter
+        state arrays have the parameter's shape), as written by
+        :func:`fastopt.optim.save_checkpoint`.
+        """
+        groups = []
+        for gi, group in enumerate(self.param_groups):
+            hyper = {k: _hyper_to_json(v) for k, v in group.items() if k != "params"}
+            entry = {"params": list(group["params"]), "hyperparameters": hyper,
+                     "state": dict(self.group_state[gi])}
+            if isinstance(group["lr"], Schedule):
+                entry["schedule_state"] = copy.deepcopy(group["lr"].state_dict())
+            groups.append(entry)
+        state = {}
+        for slots in self._slots:
+            for slot in slots:
+                for i, name in enumerate(slot.names):
+                    state[name] = {k: slot.state_view(k, i).copy() for k in sorted(slot.state)}
+        return {"optimizer": type(self).__name__, "format_version": STATE_FORMAT_VERSION,
+                "options": {"max_grad_norm": self.max_grad_norm, "clip_value": self.clip_value,
+                            "nonfinite": self.nonfinite},
+                "param_groups": groups, "state": state}
+
+    def load_state_dict(self, state_dict, *, strict=True):
+        """Restore a :meth:`state_dict`. Validates everything before changing anything.
+
+        Parameters
+        ----------
+        strict : bool
+            True (default): hyperparameters and options must equal this
+            optimizer's, else ValueError naming each difference. False: adopt
+            the saved ones (after validating them), as PyTorch does.
+        """
+        self._prepare_load(state_dict, strict)()
+
+    def _prepare_load(self, sd, strict):
+        """Validate *sd*; return a function that commits it (cannot fail)."""
+        if not isinstance(sd, dict):
+            raise TypeError(f"state_dict must be a dict, got {type(sd).__name__}")
+        _expect_keys(sd, {"optimizer", "format_version", "options", "param_groups", "state"}, "state_dict")
+        if sd["optimizer"] != type(self).__name__:
+            raise ValueError(f"state_dict is for optimizer {sd['optimizer']!r}, "
+                             f"not {type(self).__name__!r}")
+        if sd["format_version"] != STATE_FORMAT_VERSION:
+            raise ValueError(f"state_dict format_version {sd['format_version']!r} is not "
+                             f"supported (expected {STATE_FORMAT_VERSION})")
+        mine = self.state_dict()
+        options = sd["options"]
+        _expect_keys(options, set(mine["options"]), "state_dict['options']")
+        probs = [f"options[{k!r}]: saved {options[k]!r}, optimizer has {mine['options'][k]!r}"
+                 for k in mine["options"] if options[k] != mine["options"][k]]
+        groups = sd["param_groups"]
+        if not isinstance(groups, list) or len(groups) != len(self.param_groups):
+            raise ValueError(f"state_dict['param_groups'] has "
+                             f"{len(groups) if isinstance(groups, list) else type(groups).__name__} "
+                             f"groups, the optimizer has {len(self.param_groups)}")
+        new_groups, new_gstates, schedule_loads = [], [], []
+        for gi, (saved, group) in enumerate(zip(groups, self.param_groups)):
+            where = f"state_dict['param_groups'][{gi}]"
+            if not isinstance(saved, dict):
+                raise TypeError(f"{where} must be a dict")
+            _expect_keys(saved, {"params", "hyperparameters", "state"}, where, optional={"schedule_state"})
+            if list(saved["params"]) != group["params"]:
+                raise ValueError(f"{where}['params'] names {list(saved['params'])}, "
+                                 f"the optimizer has {group['params']}")
+            hyper = dict(saved["hyperparameters"])
+            _expect_keys(hyper, set(self._checks), f"{where}['hyperparameters']")
+            current = {k: _hyper_to_json(v) for k, v in group.items() if k != "params"}
+            for k in sorted(current):
+                if hyper[k] != current[k]:
+                    probs.append(f"param_groups[{gi}].{k}: saved {hyper[k]!r}, optimizer has {current[k]!r}")
+            if isinstance(hyper["lr"], dict):
+                hyper["lr"] = _load_schedule(group["lr"], hyper["lr"], saved.get("schedule_state"), where,
+                                             schedule_loads, strict)
+            if isinstance(hyper.get("betas"), list):
+                hyper["betas"] = tuple(hyper["betas"])
+            checked = self._validate_group(hyper, where)
+            checked["params"] = group["params"]
+            new_groups.append(checked)
+            gstate = saved["state"]
+            _expect_keys(gstate, set(self.group_state[gi]), f"{where}['state']")
+            step = gstate["step"]
+            if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+                raise ValueError(f"{where}['state']['step'] must be an int >= 0, got {step!r}")
+            new_gstates.append(dict(gstate))
+        if probs and strict:
+            raise ValueError("state_dict does not match this optimizer (pass strict=False to "
+                             "adopt the saved settings):\n  " + "\n  ".join(probs))
+        copies = self._check_state_arrays(sd["state"], new_groups)
+
+        def commit():
+            for gi, checked in enumerate(new_groups):
+                self.param_groups[gi].clear()
+                self.param_groups[gi].update(checked)
+                self._validated[gi] = dict(checked)
+                self.group_state[gi] = new_gstates[gi]
+            for load in schedule_loads:
+                load()
+            for slot, key, index, arr in copies:
+                slot.state_view(key, index)[...] = arr
+            if not strict:
+                self.max_grad_norm = options["max_grad_norm"]
+                self.clip_value = options["clip_value"]
+                self.nonfinite = options["nonfinite"]
+        if not strict:
+            check_optional_positive("max_grad_norm", options["max_grad_norm"])
+            check_optional_positive("clip_value", options["clip_value"])
+            check_choice("nonfinite", options["nonfinite"], NONFINITE_POLICIES)
+        return commit
+
+    def _check_state_arrays(self, state, new_groups):
+        if not isinstance(state, dict):
+            raise TypeError("state_dict['state'] must be a dict")
+        _expect_keys(state, set(self.param_names()), "state_dict['state']")
+        copies = []
+        for gi, slots in enumerate(self._slots):
+            expected = set(self._state_init(new_groups[gi]))
+            for slot in slots:
+                slot.ensure_state(self._state_init(new_groups[gi]))
+                for index, (name, arr) in enumerate(zip(slot.names, slot.arrays)):
+                    entry = state[name]
+                    where = f"state_dict['state'][{name!r}]"
+                    if not isinstance(entry, dict):
+                        raise TypeError(f"{where} must be a dict")
+                    _expect_keys(entry, expected, where)
+                    for key in sorted(expected):
+                        value = entry[key]
+                        if not isinstance(value, np.ndarray):
+                            raise TypeError(f"{where}[{key!r}] must be an ndarray")
+                        if value.shape != arr.shape or value.dtype != arr.dtype:
+                            raise ValueError(f"{where}[{key!r}] is {value.dtype}{list(value.shape)}, "
+                                             f"the parameter is {arr.dtype}{list(arr.shape)}")
+                        copies.append((slot, key, index, value))
+        return copies
+
+
+def _expect_keys(mapping, expected, where, optional=frozenset()):
+    if not isinstance(mapping, dict):
+        raise TypeError(f"{where} must be a dict, got {type(mapping).__name__}")
+    missing = sorted(expected - set(mapping))
+    unknown = sorted(set(mapping) - expected - set(optional))
+    if missing:
+        raise ValueError(f"{where} is missing {missing}")
+    if unknown:
+        raise ValueError(f"{where} has unknown keys {unknown}")
+
+
+def _hyper_to_json(value):
+    if isinstance(value, Schedule):
+        return {"schedule": value.get_config()}
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _load_schedule(current, saved, saved_state, where, loads, strict):
+    """Resolve a saved schedule; queue loading its state into the live object."""
+    if set(saved) != {"schedule"}:
+        raise ValueError(f"{where}['hyperparameters']['lr'] must be a number or {{'schedule': config}}")
+    if isinstance(current, Schedule) and current.get_config() == saved["schedule"]:
+        target = current
+    else:
+        target = schedule_from_config(saved["schedule"])
+    if saved_state is not None:
+        probe = schedule_from_config(saved["schedule"])
+        probe.load_state_dict(copy.deepcopy(saved_state))  # validates now
+        loads.append(lambda: target.load_state_dict(copy.deepcopy(saved_state)))
+    return target
