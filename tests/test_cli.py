@@ -1,0 +1,54 @@
+"""The fastopt command."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from fastopt.cli import main
+
+
+def test_info_json(capsys):
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert "numpy" in info["backends"] and info["fastopt"]
+
+
+def test_paths_prints_every_optimizer_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "paths.json"
+    assert main(["paths", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    for name in ("SGD", "Momentum", "AdaGrad", "Adam", "Nesterov", "RMSprop"):
+        assert name in text
+    data = json.loads(out.read_text())
+    assert len(data["paths"]["Adam"]["path"]) == 31
+
+
+def test_paths_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "paths.png"
+    assert main(["paths", "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_arguments_give_a_clear_error(capsys):
+    assert main(["paths", "--steps", "-1"]) == 2
+    assert "steps must be an int >= 0" in capsys.readouterr().err
+    assert main(["paths", "--backend", "gpu"]) == 2
+    assert "unknown backend 'gpu'" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("fastopt")
+    if exe is None:
+        pytest.skip("fastopt is not installed as a console script in this environment")
+    result = subprocess.run([exe, "info"], capture_output=True, text=True, check=True)
+    assert "backends" in result.stdout
+
+
+def test_module_entry_point():
+    result = subprocess.run([sys.executable, "-m", "fastopt.cli", "paths", "--steps", "3"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Adam" in result.stdout
