@@ -1,18 +1,18 @@
 """Adaptive-rate update kernels (Numba). Twins: ``fastopt.reference.adaptive``."""
 import numpy as np
 
-from ._jit import decay_at, elementwise, grad_at, jit
+from ._jit import decayed, elementwise, jit, transformed
 
 
 @jit
 def _adagrad(lo, hi, p, g, h, clr, eps, gscale, clip, wd, decay):
     """h <- h + x²;  p <- p - (clr·x) / (√h + eps)."""
     for i in range(lo, hi):
-        decay_at(p, i, decay)
-        x = grad_at(p, g, i, gscale, clip, wd)
+        pi = decayed(p[i], decay)
+        x = transformed(g[i], pi, gscale, clip, wd)
         hi_ = h[i] + x * x
         h[i] = hi_
-        p[i] = p[i] - (clr * x) / (np.sqrt(hi_) + eps)
+        p[i] = pi - (clr * x) / (np.sqrt(hi_) + eps)
 
 
 @jit
@@ -20,8 +20,8 @@ def _rmsprop(lo, hi, p, g, h, ga, buf, rho, omr, lr, eps, centered, mu, use_mome
              gscale, clip, wd, decay):
     """h <- rho·h + ((1-rho)·x)·x; optional centering and momentum buffer."""
     for i in range(lo, hi):
-        decay_at(p, i, decay)
-        x = grad_at(p, g, i, gscale, clip, wd)
+        pi = decayed(p[i], decay)
+        x = transformed(g[i], pi, gscale, clip, wd)
         s = h[i] * rho + (omr * x) * x
         h[i] = s
         if centered:
@@ -33,22 +33,22 @@ def _rmsprop(lo, hi, p, g, h, ga, buf, rho, omr, lr, eps, centered, mu, use_mome
         if use_momentum:
             b = buf[i] * mu + x / den
             buf[i] = b
-            p[i] = p[i] - lr * b
+            p[i] = pi - lr * b
         else:
-            p[i] = p[i] - (lr * x) / den
+            p[i] = pi - (lr * x) / den
 
 
 @jit
 def _adadelta(lo, hi, p, g, h, acc, rho, omr, eps, lr, gscale, clip, wd, decay):
     """h <- rho·h + (1-rho)·x²;  delta = √(acc+eps)/√(h+eps)·x;  acc <- rho·acc + (1-rho)·delta²."""
     for i in range(lo, hi):
-        decay_at(p, i, decay)
-        x = grad_at(p, g, i, gscale, clip, wd)
+        pi = decayed(p[i], decay)
+        x = transformed(g[i], pi, gscale, clip, wd)
         s = h[i] * rho + (omr * x) * x
         h[i] = s
         delta = np.sqrt(acc[i] + eps) / np.sqrt(s + eps) * x
         acc[i] = acc[i] * rho + (omr * delta) * delta
-        p[i] = p[i] - lr * delta
+        p[i] = pi - lr * delta
 
 
 @jit
@@ -56,8 +56,8 @@ def _adam(lo, hi, p, g, m, v, vmax, omb1, omb2, step_size, bc2s, eps, amsgrad,
           gscale, clip, wd, decay):
     """m += (1-b1)(x-m); v += (1-b2)(x²-v);  p <- p - (step_size·m) / (√v / bc2s + eps)."""
     for i in range(lo, hi):
-        decay_at(p, i, decay)
-        x = grad_at(p, g, i, gscale, clip, wd)
+        pi = decayed(p[i], decay)
+        x = transformed(g[i], pi, gscale, clip, wd)
         mi = m[i] + omb1 * (x - m[i])
         vi = v[i] + omb2 * (x * x - v[i])
         m[i] = mi
@@ -68,15 +68,15 @@ def _adam(lo, hi, p, g, m, v, vmax, omb1, omb2, step_size, bc2s, eps, amsgrad,
                 vm = vi
             vmax[i] = vm
             vi = vm
-        p[i] = p[i] - (step_size * mi) / (np.sqrt(vi) / bc2s + eps)
+        p[i] = pi - (step_size * mi) / (np.sqrt(vi) / bc2s + eps)
 
 
 @jit
 def _adamax(lo, hi, p, g, m, u, omb1, beta2, eps, clr, gscale, clip, wd, decay):
     """m += (1-b1)(x-m);  u <- max(b2·u, |x| + eps);  p <- p - (clr·m) / u."""
     for i in range(lo, hi):
-        decay_at(p, i, decay)
-        x = grad_at(p, g, i, gscale, clip, wd)
+        pi = decayed(p[i], decay)
+        x = transformed(g[i], pi, gscale, clip, wd)
         mi = m[i] + omb1 * (x - m[i])
         m[i] = mi
         a = u[i] * beta2
@@ -84,21 +84,21 @@ def _adamax(lo, hi, p, g, m, u, omb1, beta2, eps, clr, gscale, clip, wd, decay):
         if b > a or b != b:  # NaN-propagating maximum, as np.maximum
             a = b
         u[i] = a
-        p[i] = p[i] - (clr * mi) / a
+        p[i] = pi - (clr * mi) / a
 
 
 @jit
 def _nadam(lo, hi, p, g, m, v, omb1, omb2, bc2, eps, cg, cm, gscale, clip, wd, decay):
     """m, v as Adam;  den = √(v/bc2) + eps;  p <- p - (cg·x)/den - (cm·m)/den."""
     for i in range(lo, hi):
-        decay_at(p, i, decay)
-        x = grad_at(p, g, i, gscale, clip, wd)
+        pi = decayed(p[i], decay)
+        x = transformed(g[i], pi, gscale, clip, wd)
         mi = m[i] + omb1 * (x - m[i])
         vi = v[i] + omb2 * (x * x - v[i])
         m[i] = mi
         v[i] = vi
         den = np.sqrt(vi / bc2) + eps
-        p[i] = (p[i] - (cg * x) / den) - (cm * mi) / den
+        p[i] = (pi - (cg * x) / den) - (cm * mi) / den
 
 
 adagrad = elementwise(_adagrad)
