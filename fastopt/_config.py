@@ -21,7 +21,7 @@ def config():
         info["threading_layer"] = numba.config.THREADING_LAYER
         from .kernels import PARALLEL_THRESHOLD
 
-        info["parallel_threshold"] = PARALLEL_THRESHOLD
+        info["parallel_threshold"] = dict(PARALLEL_THRESHOLD)
     except ImportError:
         info["numba"] = None
         info["threads"] = 1

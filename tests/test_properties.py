@@ -64,10 +64,10 @@ def test_momentum_zero_is_sgd(lr, steps, seed, dtype):
 @given(seed=st.integers(0, 2**16), extra=st.integers(0, 70000),
        dtype=st.sampled_from([np.float32, np.float64]))
 def test_global_norm_is_identical_at_one_and_two_threads(seed, extra, dtype):
-    from fastopt.kernels import PARALLEL_THRESHOLD
+    from fastopt.kernels import HEAVY_THRESHOLD, LIGHT_THRESHOLD
 
     rng = np.random.default_rng(seed)
-    grads = {"a": rng.standard_normal(PARALLEL_THRESHOLD + extra).astype(dtype),
+    grads = {"a": rng.standard_normal(LIGHT_THRESHOLD + extra).astype(dtype),
              "b": rng.standard_normal(1 + extra % 1000).astype(dtype)}
     threads = fo.get_num_threads()
     norms = []
@@ -85,9 +85,9 @@ def test_global_norm_is_identical_at_one_and_two_threads(seed, extra, dtype):
 
 @pytest.mark.skipif(not COMPILED_BACKENDS, reason="needs a multi-threaded backend")
 def test_parallel_and_serial_kernels_agree():
-    from fastopt.kernels import PARALLEL_THRESHOLD
+    from fastopt.kernels import HEAVY_THRESHOLD, LIGHT_THRESHOLD
 
-    n = PARALLEL_THRESHOLD + 12345
+    n = max(HEAVY_THRESHOLD, LIGHT_THRESHOLD) + 12345
     rng = np.random.default_rng(0)
     g = rng.standard_normal(n).astype(np.float32)
     threads = fo.get_num_threads()

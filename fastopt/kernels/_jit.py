@@ -1,7 +1,9 @@
 """Numba compilation settings and the serial/parallel drivers shared by all kernels.
 
 Every kernel is written as a *range function* ``fn(lo, hi, p, g, ...)`` that
-updates elements ``lo:hi``. Small buffers call it once over the whole range;
+updates elements ``lo:hi``. ``lo`` and ``hi`` arrive as uint64: with a signed
+index Numba must handle negative indices, and that select stops LLVM from
+vectorising the loop (measured: Adam 2.5 vs 0.6 ns/elem in cache). Small buffers call it once over the whole range;
 buffers of at least ``PARALLEL_THRESHOLD`` elements are cut into ``CHUNK``-sized
 pieces that ``prange`` spreads over the threads. Elementwise updates give the
 same bits either way.
@@ -9,6 +11,7 @@ same bits either way.
 import os
 
 import numba
+import numpy as np
 from numba import njit, prange
 
 # error_model="numpy" lets LLVM vectorise divisions (Python's model adds a
@@ -17,11 +20,16 @@ from numba import njit, prange
 JIT_OPTIONS = dict(nogil=True, error_model="numpy", cache=True)
 jit = njit(**JIT_OPTIONS)
 
-#: Elements from which a kernel runs multi-threaded. Measured on the 2-core
-#: dev machine (float32, serial vs 2 threads): the pool's fork/join costs about
-#: 6 us, so SGD (0.53 ns/elem) gains from 2**15 (17 -> 15 us) and Adam
-#: (2.5 ns/elem) from 2**14; at 2**15 Adam runs 1.7x faster on 2 threads.
-PARALLEL_THRESHOLD = int(os.environ.get("FASTOPT_PARALLEL_THRESHOLD", 1 << 15))
+#: Elements from which a kernel runs multi-threaded, by kernel weight. Measured
+#: on the 2-core dev machine (float32, 1 vs 2 threads, data in cache): the
+#: thread pool's fork/join costs about 6 us. Adam-like kernels (sqrt + divide,
+#: 0.6 ns/elem) break even at 2**15 and gain 1.3x at 2**16; SGD-like kernels
+#: (0.1 ns/elem) break even at 2**17 and gain 1.65x at 2**18.
+#: ``FASTOPT_PARALLEL_THRESHOLD`` overrides both.
+_OVERRIDE = os.environ.get("FASTOPT_PARALLEL_THRESHOLD")
+HEAVY_THRESHOLD = int(_OVERRIDE or 1 << 15)
+LIGHT_THRESHOLD = int(_OVERRIDE or 1 << 17)
+PARALLEL_THRESHOLD = {"heavy": HEAVY_THRESHOLD, "light": LIGHT_THRESHOLD}
 #: Elements per parallel work item (a multiple of every SIMD width).
 CHUNK = 1 << 13
 
@@ -31,23 +39,28 @@ def _drive_parallel(fn, n, chunk, args):
     nchunks = (n + chunk - 1) // chunk
     for c in prange(nchunks):
         lo = c * chunk
-        fn(lo, min(lo + chunk, n), *args)
+        fn(np.uint64(lo), np.uint64(min(lo + chunk, n)), *args)
 
 
-def elementwise(range_fn):
-    """Wrap a range function into a kernel ``kernel(p, g, ...)`` over whole buffers."""
+def elementwise(range_fn, weight):
+    """Wrap a range function into a kernel ``kernel(p, g, ...)`` over whole buffers.
+
+    *weight* (``"heavy"`` or ``"light"``) picks the size from which it goes parallel.
+    """
+    threshold = PARALLEL_THRESHOLD[weight]
 
     def kernel(p, *args):
         n = p.shape[0]
-        if n >= PARALLEL_THRESHOLD and numba.get_num_threads() > 1:
+        if n >= threshold and numba.get_num_threads() > 1:
             _drive_parallel(range_fn, n, CHUNK, (p,) + args)
         else:
-            range_fn(0, n, p, *args)
+            range_fn(np.uint64(0), np.uint64(n), p, *args)
 
     kernel.__name__ = range_fn.__name__.lstrip("_")
     kernel.__qualname__ = kernel.__name__
     kernel.__doc__ = range_fn.__doc__
     kernel.range_fn = range_fn
+    kernel.parallel_threshold = threshold
     return kernel
 
 

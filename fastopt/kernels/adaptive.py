@@ -101,9 +101,9 @@ def _nadam(lo, hi, p, g, m, v, omb1, omb2, bc2, eps, cg, cm, gscale, clip, wd, d
         p[i] = (pi - (cg * x) / den) - (cm * mi) / den
 
 
-adagrad = elementwise(_adagrad)
-rmsprop = elementwise(_rmsprop)
-adadelta = elementwise(_adadelta)
-adam = elementwise(_adam)
-adamax = elementwise(_adamax)
-nadam = elementwise(_nadam)
+adagrad = elementwise(_adagrad, "heavy")
+rmsprop = elementwise(_rmsprop, "heavy")
+adadelta = elementwise(_adadelta, "heavy")
+adam = elementwise(_adam, "heavy")
+adamax = elementwise(_adamax, "heavy")
+nadam = elementwise(_nadam, "heavy")

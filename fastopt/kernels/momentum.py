@@ -36,6 +36,6 @@ def _nesterov(lo, hi, p, g, v, mu2, opml, mu, lr, gscale, clip, wd, decay):
         v[i] = vi * mu - lr * x
 
 
-sgd = elementwise(_sgd)
-momentum = elementwise(_momentum)
-nesterov = elementwise(_nesterov)
+sgd = elementwise(_sgd, "light")
+momentum = elementwise(_momentum, "light")
+nesterov = elementwise(_nesterov, "light")

@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..reference.reduce import BLOCK, LANES
-from ._jit import JIT_OPTIONS, PARALLEL_THRESHOLD, jit
+from ._jit import JIT_OPTIONS, LIGHT_THRESHOLD, jit
 
 assert LANES == 8, "the block kernel below is unrolled for eight lanes"
 
@@ -69,6 +69,6 @@ def _sumsq_parallel(x):
 
 def sumsq(x):
     """Blocked float64 sum of squares of a 1-D array (thread-count invariant)."""
-    if x.shape[0] >= PARALLEL_THRESHOLD and numba.get_num_threads() > 1:
+    if x.shape[0] >= LIGHT_THRESHOLD and numba.get_num_threads() > 1:
         return _sumsq_parallel(x)
     return _sumsq_serial(x)
