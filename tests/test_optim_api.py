@@ -298,3 +298,35 @@ def test_threads_can_be_set():
         assert fo.get_num_threads() == 1
     finally:
         fo.set_num_threads(n)
+
+
+def _run_python(code, **env):
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(fo.__file__))
+    full_env = {**os.environ, **env,
+                "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env)
+
+
+def test_fastopt_backend_environment_variable():
+    out = _run_python("import fastopt; print(fastopt.get_backend())", FASTOPT_BACKEND="numpy")
+    assert out.stdout.strip() == "numpy", out.stderr
+    out = _run_python("import fastopt; fastopt.get_backend()", FASTOPT_BACKEND="tpu")
+    assert out.returncode != 0 and "FASTOPT_BACKEND: unknown backend 'tpu'" in out.stderr
+
+
+def test_without_numba_numpy_serves():
+    code = ("import sys; sys.modules['numba'] = None\n"
+            "import numpy as np, fastopt as fo\n"
+            "p = {'w': np.ones(3)}; fo.optim.Adam(p).step({'w': np.ones(3)})\n"
+            "print(fo.get_backend(), fo.available_backends(), fo.get_num_threads())")
+    out = _run_python(code)
+    assert out.stdout.split() == ["numpy", "['numpy']", "1"], out.stderr
+
+
+def test_import_compiles_nothing_and_loads_numba_lazily():
+    out = _run_python("import sys, fastopt; print('numba' in sys.modules)")
+    assert out.stdout.strip() == "False", out.stderr

@@ -90,17 +90,11 @@ class Momentum(_BookOptimizer):
         return self._state("buf")
 
 
-class Nesterov(_BookOptimizer):
+class Nesterov(Momentum):
     """Nesterov's accelerated gradient (arXiv:1212.0901), the book's corrected 2021 form.
 
     ``θ ← θ + μ²v − (1+μ)·lr·g;  v ← μv − lr·g``.
     """
-
-    _group_keys = {"lr": "lr", "momentum": "momentum"}
-
-    def __init__(self, lr=0.01, momentum=0.9):
-        super().__init__()
-        self.lr, self.momentum = lr, momentum
 
     def _make(self, arrays):
         return optim.Nesterov(arrays, lr=self.lr, momentum=self.momentum)

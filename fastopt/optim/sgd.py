@@ -124,7 +124,7 @@ class Momentum(Optimizer):
 
 
 @_doc
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     r"""Nesterov momentum in the book's corrected (2021) form.
 
     .. math::
@@ -139,14 +139,7 @@ class Nesterov(Optimizer):
     {common}
     """
 
-    hyperparameters = {"momentum": _check_nonneg}
     kernel, kernel_state = "nesterov", ("v",)
-
-    def __init__(self, params, lr=0.01, momentum=0.9, weight_decay=0.0, *,
-                 decoupled_weight_decay=False, maximize=False, **options):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize), **options)
 
     def _state_init(self, group):
         return {"v": 0.0}
