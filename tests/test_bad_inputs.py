@@ -192,3 +192,22 @@ def test_no_numba_typing_error_reaches_the_user():
     opt = optim.Adam(p)
     opt.step({"a": np.ones(3), "b": np.ones(3, np.float32)})
     assert p["a"].dtype == np.float32 and p["b"].dtype == np.float64
+
+
+def test_schedule_giving_a_bad_lr_fails_before_any_update():
+    class Broken(optim.Schedule):
+        def __call__(self, step):
+            return -1.0 if step >= 1 else 0.1
+
+        def get_config(self):
+            return {"name": "Broken"}
+
+    a, b = np.ones(3), np.ones(3)
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": Broken()}], lr=0.1)
+    opt.step([np.ones(3), np.ones(3)])
+    before = a.copy(), b.copy()
+    with pytest.raises(ValueError, match=r"param_groups\[1\]\['lr'\] gives -1.0 at step 1"):
+        opt.step([np.ones(3), np.ones(3)])
+    np.testing.assert_array_equal(a, before[0])
+    np.testing.assert_array_equal(b, before[1])
+    assert opt.group_state[0]["step"] == 1

@@ -176,10 +176,8 @@ class Optimizer:
             self.skipped_steps += 1
             return False
         clip = 0.0 if self.clip_value is None else self.clip_value
-        updates = {}
+        updates = {gi: self._group_call(gi, gscale, clip) for gi, _, _ in work}
         for gi, slot, g in work:
-            if gi not in updates:
-                updates[gi] = self._group_call(gi, gscale, clip)
             kernel, keys, scalars, _ = updates[gi]
             cast = slot.dtype.type
             state = [slot.state.get(k, _EMPTY[slot.dtype]) for k in keys]
@@ -193,6 +191,9 @@ class Optimizer:
         group, gstate = self.param_groups[gi], self.group_state[gi]
         step = gstate["step"] + 1
         lr = self.lr_at(gi, step - 1)
+        if not (math.isfinite(lr) and lr >= 0):  # a schedule's value, checked before any kernel
+            raise ValueError(f"param_groups[{gi}]['lr'] gives {lr!r} at step {step - 1}; "
+                             "a learning rate must be finite and >= 0")
         scalars, updates = self._scalars(group, lr, step, gstate)
         wd = group["weight_decay"]
         if group["decoupled_weight_decay"]:
