@@ -1,0 +1,17 @@
+"""Layers, initialisation and networks."""
+from . import init
+from .layers import (
+    Affine,
+    Layer,
+    LeakyReLU,
+    MeanSquaredError,
+    ReLU,
+    Relu,
+    Sigmoid,
+    Softmax,
+    SoftmaxWithLoss,
+    SumSquaredError,
+    Tanh,
+    cross_entropy_error,
+    softmax,
+)

@@ -1,0 +1,248 @@
+"""Layers with ``forward`` / ``backward``, the book's ``common/layers.py`` semantics.
+
+Every layer works on float32 and float64. Parametrised layers hold their
+parameters and gradients as arrays that may be views into a model's flat
+buffers (:class:`fastopt.FlatParams`); ``backward`` writes gradients into
+them in place, so a training step allocates no gradient arrays.
+"""
+import numpy as np
+
+
+class Layer:
+    """Base class: ``forward(x, train=True)`` and ``backward(dout)``.
+
+    ``params`` and ``grads`` map local names (``"W"``, ``"b"``, ...) to arrays.
+    """
+
+    params = {}
+    grads = {}
+
+    def forward(self, x, train=True):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    def _need_forward(self, what):
+        raise RuntimeError(f"{type(self).__name__}.backward called before forward ({what} is not set)")
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Affine(Layer):
+    """``y = x·W + b``; N-D input is flattened to (N, -1) as in the book.
+
+    Parameters
+    ----------
+    W : ndarray, shape (n_in, n_out)
+    b : ndarray, shape (n_out,)
+    dW, db : ndarray, optional
+        Where ``backward`` writes the gradients (default: new zero arrays).
+    """
+
+    def __init__(self, W, b, dW=None, db=None):
+        if W.ndim != 2 or b.shape != (W.shape[1],):
+            raise ValueError(f"Affine needs W of shape (n_in, n_out) and b of shape (n_out,), "
+                             f"got {W.shape} and {b.shape}")
+        self.W, self.b = W, b
+        self.dW = np.zeros_like(W) if dW is None else dW
+        self.db = np.zeros_like(b) if db is None else db
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": self.dW, "b": self.db}
+        self.x = self.original_x_shape = None
+
+    def forward(self, x, train=True):
+        self.original_x_shape = x.shape
+        x = x.reshape(x.shape[0], -1)
+        if x.shape[1] != self.W.shape[0]:
+            raise ValueError(f"Affine expects {self.W.shape[0]} input features, got {x.shape[1]} "
+                             f"(input shape {self.original_x_shape})")
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout):
+        if self.x is None:
+            self._need_forward("the input")
+        np.matmul(self.x.T, dout, out=self.dW, casting="same_kind")
+        np.sum(dout, axis=0, out=self.db)
+        return (dout @ self.W.T).reshape(self.original_x_shape)
+
+    def __repr__(self):
+        return f"Affine({self.W.shape[0]} -> {self.W.shape[1]}, {self.W.dtype})"
+
+
+class ReLU(Layer):
+    """``max(0, x)``; the gradient at 0 is 0 (the book's ``Relu`` layer)."""
+
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x, train=True):
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout):
+        if self.mask is None:
+            self._need_forward("the mask")
+        dout = dout.copy()
+        dout[self.mask] = 0
+        return dout
+
+
+Relu = ReLU
+
+
+class LeakyReLU(Layer):
+    """``x`` for x > 0, ``slope·x`` otherwise."""
+
+    def __init__(self, slope=0.01):
+        self.slope = float(slope)
+        self.mask = None
+
+    def forward(self, x, train=True):
+        self.mask = x <= 0
+        return np.where(self.mask, x * x.dtype.type(self.slope), x)
+
+    def backward(self, dout):
+        if self.mask is None:
+            self._need_forward("the mask")
+        return np.where(self.mask, dout * dout.dtype.type(self.slope), dout)
+
+    def __repr__(self):
+        return f"LeakyReLU(slope={self.slope})"
+
+
+class Sigmoid(Layer):
+    """``1 / (1 + exp(-x))``; backward ``dout·(1 − y)·y``."""
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x, train=True):
+        with np.errstate(over="ignore"):  # exp overflow gives 0, the right limit
+            self.out = 1 / (1 + np.exp(-x))
+        return self.out
+
+    def backward(self, dout):
+        if self.out is None:
+            self._need_forward("the output")
+        return dout * (1 - self.out) * self.out
+
+
+class Tanh(Layer):
+    """``tanh(x)``; backward ``dout·(1 − y²)``."""
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x, train=True):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, dout):
+        if self.out is None:
+            self._need_forward("the output")
+        return dout * (1 - self.out * self.out)
+
+
+def softmax(x):
+    """Softmax over the last axis, shifted by the row maximum (the book's form)."""
+    x = x - np.max(x, axis=-1, keepdims=True)
+    e = np.exp(x)
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def cross_entropy_error(y, t):
+    """Mean over the batch of −log(y[n, t_n] + 1e-7); t as indices or one-hot (the book's)."""
+    if y.ndim == 1:
+        t, y = t.reshape(1, t.size), y.reshape(1, y.size)
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    n = y.shape[0]
+    return -np.sum(np.log(y[np.arange(n), t] + 1e-7)) / n
+
+
+class Softmax(Layer):
+    """Softmax over the last axis, with its Jacobian-vector product as backward."""
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x, train=True):
+        self.out = softmax(x)
+        return self.out
+
+    def backward(self, dout):
+        if self.out is None:
+            self._need_forward("the output")
+        return self.out * (dout - np.sum(dout * self.out, axis=-1, keepdims=True))
+
+
+class SoftmaxWithLoss(Layer):
+    """Softmax then cross-entropy (the book's last layer).
+
+    ``forward(x, t)`` returns the mean loss; ``t`` holds class indices (N,) or
+    one-hot rows (N, C). ``backward()`` returns ``(y − t)/N``.
+    """
+
+    def __init__(self):
+        self.y = self.t = None
+
+    def forward(self, x, t, train=True):
+        t = np.asarray(t)
+        n, c = x.shape
+        if t.shape == (n,):
+            if t.dtype.kind not in "iu":
+                raise TypeError(f"labels t must be integers when given as indices, got {t.dtype}")
+            if n and (t.min() < 0 or t.max() >= c):
+                raise ValueError(f"labels t must lie in [0, {c}), got values in [{t.min()}, {t.max()}]")
+        elif t.shape != (n, c):
+            raise ValueError(f"labels t must have shape ({n},) or ({n}, {c}), got {t.shape}")
+        self.t = t
+        self.y = softmax(x)
+        return cross_entropy_error(self.y, t)
+
+    def backward(self, dout=1):
+        if self.y is None:
+            self._need_forward("the softmax output")
+        n = self.y.shape[0]
+        if self.t.shape == self.y.shape:
+            return (self.y - self.t) / n
+        dx = self.y.copy()
+        dx[np.arange(n), self.t] -= 1
+        return dx / n
+
+
+class SumSquaredError(Layer):
+    """The book's ``sum_squared_error``: ½·Σ(y − t)² over the whole batch (a sum, not a mean)."""
+
+    def __init__(self):
+        self.diff = None
+
+    def forward(self, y, t, train=True):
+        self.diff = y - t
+        return 0.5 * float(np.sum(self.diff * self.diff))
+
+    def backward(self, dout=1):
+        if self.diff is None:
+            self._need_forward("the difference")
+        return self.diff * dout
+
+
+class MeanSquaredError(Layer):
+    """``mean((y − t)²)`` over every element (PyTorch's ``MSELoss``)."""
+
+    def __init__(self):
+        self.diff = None
+
+    def forward(self, y, t, train=True):
+        self.diff = y - t
+        return float(np.mean(self.diff * self.diff))
+
+    def backward(self, dout=1):
+        if self.diff is None:
+            self._need_forward("the difference")
+        return self.diff * (2 * dout / self.diff.size)
