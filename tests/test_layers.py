@@ -143,3 +143,27 @@ def test_init_matches_torch_formulas():
     bound = torch.nn.init.kaiming_uniform_(w, nonlinearity="relu").abs().max().item()
     ours = nn.init.he_uniform((400, 300), seed=0)
     assert np.abs(ours).max() == pytest.approx(bound, rel=1e-3)
+
+
+def test_sequential_puts_parameters_and_gradients_in_flat_buffers():
+    from fastopt import optim
+
+    rng = np.random.default_rng(0)
+    net = nn.Sequential([nn.Affine(nn.init.he_normal((6, 5), seed=1), np.zeros(5)), nn.Tanh(),
+                         nn.Affine(nn.init.he_normal((5, 3), seed=2), np.zeros(3))])
+    assert list(net.params) == ["W1", "b1", "W2", "b2"]
+    layer = net.layers[0]
+    assert np.shares_memory(layer.W, net.params.buffers[np.dtype(np.float64)])
+    x, t = rng.standard_normal((4, 6)), np.array([0, 1, 2, 1])
+    net.gradient(x, t)
+    assert layer.dW is net.grads["W1"]
+    for name in net.params:
+        num = numerical_gradient(lambda: net.loss(x, t, train=True), net.params[name], h=1e-5)
+        net.gradient(x, t)
+        assert np.abs(net.grads[name] - num).max() < 1e-6
+    opt = optim.SGD(net.params, lr=0.5)
+    losses = []
+    for _ in range(30):
+        losses.append(net.gradient(x, t))
+        opt.step()
+    assert losses[-1] < 0.5 * losses[0]

@@ -15,3 +15,4 @@ from .layers import (
     cross_entropy_error,
     softmax,
 )
+from .network import Sequential

@@ -23,6 +23,19 @@ class Layer:
     def backward(self, dout):
         raise NotImplementedError
 
+    def bind(self, name, array, grad):
+        """Use *array* (and *grad* for its gradient) as parameter *name* from now on.
+
+        Networks call this to point a layer at views of their flat buffers.
+        The values are already copied into *array*.
+        """
+        setattr(self, self._attr[name], array)
+        setattr(self, "d" + self._attr[name], grad)
+        self.params = {**self.params, name: array}
+        self.grads = {**self.grads, name: grad}
+
+    _attr = {}
+
     def _need_forward(self, what):
         raise RuntimeError(f"{type(self).__name__}.backward called before forward ({what} is not set)")
 
@@ -51,6 +64,8 @@ class Affine(Layer):
         self.params = {"W": W, "b": b}
         self.grads = {"W": self.dW, "b": self.db}
         self.x = self.original_x_shape = None
+
+    _attr = {"W": "W", "b": "b"}
 
     def forward(self, x, train=True):
         self.original_x_shape = x.shape

@@ -1,0 +1,104 @@
+"""Sequential networks whose parameters and gradients live in flat buffers.
+
+A :class:`Sequential` gathers every layer's parameters into one
+:class:`fastopt.FlatParams` (one buffer per dtype) and points the layers at
+views of it, so ``net.gradient(x, t)`` writes every gradient into one
+preallocated buffer and an optimizer built on ``net.params`` updates the whole
+model with one kernel call.
+"""
+import numpy as np
+
+from ..optim.flat import FlatParams
+from .layers import SoftmaxWithLoss
+
+
+class Sequential:
+    """Layers applied in order, then a loss layer.
+
+    Parameters
+    ----------
+    layers : list of (name, Layer) or list of Layer
+        Parametrised layers' parameters are named ``"<param><index>"``
+        (``W1``, ``b1``, ...) by default, or ``"<name>.<param>"`` when the
+        layers come with names. Parameters with the same name suffix share a
+        counter (the book's ``W1``, ``gamma1``, ``W2`` ...).
+    loss : Layer, default SoftmaxWithLoss()
+    param_names : callable, optional
+        ``(layer_index, layer_name, local_name) -> str`` to name parameters.
+    dtype : numpy dtype, optional
+        Cast all parameters to this dtype (default: keep theirs).
+
+    Attributes
+    ----------
+    params : FlatParams
+        Parameter views by name (give this to an optimizer: one kernel call).
+    grads : dict
+        Gradient views by name, filled by :meth:`gradient`.
+    """
+
+    def __init__(self, layers, loss=None, *, param_names=None, dtype=None):
+        named = [(None, layer) if not isinstance(layer, tuple) else layer for layer in layers]
+        self.layers = [layer for _, layer in named]
+        self.layer_names = [name for name, _ in named]
+        self.loss_layer = SoftmaxWithLoss() if loss is None else loss
+        initial, owners = {}, []
+        for index, (lname, layer) in enumerate(named):
+            for local, array in layer.params.items():
+                if param_names is not None:
+                    name = param_names(index, lname, local)
+                elif lname is not None:
+                    name = f"{lname}.{local}"
+                else:
+                    name = f"{local}{sum(1 for o in owners if o[2] == local) + 1}"
+                if name in initial:
+                    raise ValueError(f"two parameters are named {name!r}")
+                initial[name] = array
+                owners.append((layer, name, local))
+        self.params = FlatParams(initial, dtype=dtype) if initial else None
+        self.grads = self.params.grads if initial else {}
+        for layer, name, local in owners:
+            layer.bind(local, self.params[name], self.grads[name])
+        self._param_owner = {name: (layer, local) for layer, name, local in owners}
+
+    def predict(self, x, train=False):
+        """The network's output before the loss layer."""
+        for layer in self.layers:
+            x = layer.forward(x, train)
+        return x
+
+    def loss(self, x, t, train=False):
+        """The loss of the batch (plus :meth:`regularization`)."""
+        return self.loss_layer.forward(self.predict(x, train), t) + self.regularization()
+
+    def regularization(self):
+        """Extra loss terms (none here; the book's networks add weight decay)."""
+        return 0.0
+
+    def gradient(self, x, t):
+        """Forward in training mode, then backprop into :attr:`grads`. Returns the loss."""
+        loss = self.loss(x, t, train=True)
+        dout = self.loss_layer.backward(1)
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        self._add_regularization_gradients()
+        return loss
+
+    def _add_regularization_gradients(self):
+        pass
+
+    def accuracy(self, x, t, batch_size=None):
+        """Share of rows whose arg-max output equals the label (indices or one-hot)."""
+        t = np.asarray(t)
+        if t.ndim != 1:
+            t = np.argmax(t, axis=1)
+        n = x.shape[0]
+        step = n if not batch_size else batch_size
+        correct = 0
+        for lo in range(0, n, step):
+            y = self.predict(x[lo:lo + step], train=False)
+            correct += int(np.sum(np.argmax(y, axis=1) == t[lo:lo + step]))
+        return correct / n if n else 0.0
+
+    def __repr__(self):
+        body = ", ".join(repr(layer) for layer in self.layers)
+        return f"{type(self).__name__}([{body}], loss={type(self.loss_layer).__name__})"
