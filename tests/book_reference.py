@@ -84,3 +84,83 @@ class BookAdam:
 
 BOOK_REFERENCE = {"SGD": BookSGD, "Momentum": BookMomentum, "Nesterov": BookNesterov,
                   "AdaGrad": BookAdaGrad, "RMSprop": BookRMSprop, "Adam": BookAdam}
+
+
+# ---------------------------------------------------------------- networks
+def _softmax(x):
+    x = x - np.max(x, axis=-1, keepdims=True)
+    return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
+
+
+def _cross_entropy(y, t):
+    if y.ndim == 1:
+        t, y = t.reshape(1, t.size), y.reshape(1, y.size)
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    return -np.sum(np.log(y[np.arange(y.shape[0]), t] + 1e-7)) / y.shape[0]
+
+
+class BookMultiLayerNet:
+    """The book's MultiLayerNet computed directly (weights drawn with np.random.randn)."""
+
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
+                 weight_init_std="relu", weight_decay_lambda=0):
+        sizes = [input_size, *hidden_size_list, output_size]
+        self.lam, self.activation, self.params = weight_decay_lambda, activation, {}
+        self.n = len(sizes) - 1
+        for i in range(1, len(sizes)):
+            scale = weight_init_std
+            if str(weight_init_std).lower() in ("relu", "he"):
+                scale = np.sqrt(2.0 / sizes[i - 1])
+            elif str(weight_init_std).lower() in ("sigmoid", "xavier"):
+                scale = np.sqrt(1.0 / sizes[i - 1])
+            self.params[f"W{i}"] = scale * np.random.randn(sizes[i - 1], sizes[i])
+            self.params[f"b{i}"] = np.zeros(sizes[i])
+
+    def _forward(self, x):
+        cache = []
+        for i in range(1, self.n + 1):
+            W, b = self.params[f"W{i}"], self.params[f"b{i}"]
+            a = np.dot(x, W) + b
+            cache.append((x, a))
+            if i < self.n:
+                if self.activation == "relu":
+                    x = a.copy()
+                    x[a <= 0] = 0
+                else:
+                    x = 1 / (1 + np.exp(-a))
+            else:
+                x = a
+        return x, cache
+
+    def loss(self, x, t):
+        y, _ = self._forward(x)
+        decay = 0
+        for i in range(1, self.n + 1):
+            decay += 0.5 * self.lam * np.sum(self.params[f"W{i}"] ** 2)
+        return _cross_entropy(_softmax(y), t) + decay
+
+    def gradient(self, x, t):
+        y, cache = self._forward(x)
+        p = _softmax(y)
+        n = x.shape[0]
+        if t.size == p.size:
+            dout = (p - t) / n
+        else:
+            dout = p.copy()
+            dout[np.arange(n), t] -= 1
+            dout = dout / n
+        grads = {}
+        for i in range(self.n, 0, -1):
+            xin, a = cache[i - 1]
+            if i < self.n:
+                if self.activation == "relu":
+                    dout = dout.copy()
+                    dout[a <= 0] = 0
+                else:
+                    s = 1 / (1 + np.exp(-a))
+                    dout = dout * (1.0 - s) * s
+            grads[f"W{i}"] = np.dot(xin.T, dout) + self.lam * self.params[f"W{i}"]
+            grads[f"b{i}"] = np.sum(dout, axis=0)
+            dout = np.dot(dout, self.params[f"W{i}"].T)
+        return grads

@@ -1,7 +1,9 @@
 """The book's classes, same names and contracts, running on fastopt's kernels.
 
-``from fastopt.book import Adam`` replaces ``from common.optimizer import Adam``.
+``from fastopt.book import Adam`` replaces ``from common.optimizer import Adam``;
+``MultiLayerNet`` replaces ``common.multi_layer_net.MultiLayerNet``.
 """
+from .network import MultiLayerNet
 from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
-__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "MultiLayerNet"]

@@ -59,6 +59,7 @@ class Sequential:
         for layer, name, local in owners:
             layer.bind(local, self.params[name], self.grads[name])
         self._param_owner = {name: (layer, local) for layer, name, local in owners}
+        self.last_loss = None
 
     def predict(self, x, train=False):
         """The network's output before the loss layer."""
@@ -75,13 +76,16 @@ class Sequential:
         return 0.0
 
     def gradient(self, x, t):
-        """Forward in training mode, then backprop into :attr:`grads`. Returns the loss."""
-        loss = self.loss(x, t, train=True)
+        """Forward in training mode, then backprop into :attr:`grads` (returned).
+
+        The training-mode loss of this batch is kept in :attr:`last_loss`.
+        """
+        self.last_loss = self.loss(x, t, train=True)
         dout = self.loss_layer.backward(1)
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
         self._add_regularization_gradients()
-        return loss
+        return self.grads
 
     def _add_regularization_gradients(self):
         pass

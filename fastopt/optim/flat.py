@@ -84,6 +84,16 @@ class FlatParams(Mapping):
     def __getitem__(self, name):
         return self._views[name]
 
+    def __setitem__(self, name, value):
+        """Copy *value* into the view (the view itself is never replaced).
+
+        This keeps code written for plain dicts working in place, e.g. the
+        book's ``params[key] -= lr * grads[key]``.
+        """
+        view = self._views[name]
+        if value is not view:
+            np.copyto(view, value, casting="same_kind")
+
     def __iter__(self):
         return iter(self._views)
 

@@ -1,0 +1,99 @@
+"""Drop-ins for the book's ``MultiLayerNet`` and ``MultiLayerNetExtend``.
+
+Same signatures (``dropout_ration`` spelling included), the same parameter
+names (``W1``, ``b1``, ..., ``gamma1``, ``beta1``), weight decay ½λ‖W‖² on the
+weights only, the same ``train_flg`` semantics; built on
+:class:`fastopt.nn.Sequential`, so parameters and gradients live in one flat
+buffer and ``gradient`` allocates no gradient arrays. Weights are drawn with
+``np.random.randn`` like the book (so ``np.random.seed`` reproduces the book's
+networks) unless a ``seed`` is given.
+"""
+import numpy as np
+
+from .. import nn
+from ..nn.gradcheck import numerical_gradient as _numerical_gradient
+
+_ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+
+
+def _layers(input_size, hidden_size_list, output_size, activation, weight_init_std, seed, dtype,
+            make_extra=None):
+    key = str(activation).lower()
+    if key not in _ACTIVATIONS:
+        raise ValueError(f"activation must be 'relu' or 'sigmoid' (the book's two), got {activation!r}")
+    sizes = [input_size, *hidden_size_list, output_size]
+    rng = None if seed is None else np.random.default_rng(seed)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), start=1):
+        std = nn.init.book_std(weight_init_std, n_in)
+        noise = np.random.randn(n_in, n_out) if rng is None else rng.standard_normal((n_in, n_out))
+        W = (std * noise).astype(dtype or np.float64, copy=False)
+        layers.append((f"Affine{i}", nn.Affine(W, np.zeros(n_out, W.dtype))))
+        if i < len(sizes) - 1:
+            if make_extra is not None:
+                layers.extend(make_extra(i, n_out, W.dtype, "pre"))
+            layers.append((f"Activation_function{i}", _ACTIVATIONS[key]()))
+            if make_extra is not None:
+                layers.extend(make_extra(i, n_out, W.dtype, "post"))
+    return layers
+
+
+def _book_names(index, layer_name, local):
+    number = "".join(ch for ch in layer_name if ch.isdigit())
+    return f"{local}{number}"
+
+
+class MultiLayerNet(nn.Sequential):
+    """The book's fully connected network: (Affine → activation) × L, Affine, SoftmaxWithLoss.
+
+    Parameters
+    ----------
+    input_size, hidden_size_list, output_size : int, list of int, int
+    activation : {'relu', 'sigmoid'}
+    weight_init_std : float or {'relu', 'he', 'sigmoid', 'xavier'}
+        A number is the std; 'relu'/'he' give √(2/n_in), 'sigmoid'/'xavier' √(1/n_in).
+    weight_decay_lambda : float
+        λ of the penalty ½λ‖W‖² added to the loss for every weight matrix.
+    seed : int or numpy.random.Generator, optional
+        Draw the weights from this generator instead of ``np.random``.
+    dtype : numpy dtype, optional
+        Parameter dtype (default float64, as the book's ``randn``).
+    """
+
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
+                 weight_init_std="relu", weight_decay_lambda=0, *, seed=None, dtype=None):
+        self.input_size, self.output_size = input_size, output_size
+        self.hidden_size_list = list(hidden_size_list)
+        self.hidden_layer_num = len(self.hidden_size_list)
+        self.weight_decay_lambda = weight_decay_lambda
+        layers = _layers(input_size, self.hidden_size_list, output_size, activation,
+                         weight_init_std, seed, dtype, self._extra_layers)
+        super().__init__(layers, nn.SoftmaxWithLoss(), param_names=_book_names)
+        self.weight_names = [f"W{i}" for i in range(1, self.hidden_layer_num + 2)]
+
+    _extra_layers = None
+
+    def regularization(self):
+        lam = self.weight_decay_lambda
+        if not lam:
+            return 0.0
+        return sum(0.5 * lam * float(np.sum(self.params[w] ** 2)) for w in self.weight_names)
+
+    def _add_regularization_gradients(self):
+        lam = self.weight_decay_lambda
+        if lam:
+            for w in self.weight_names:
+                self.grads[w] += lam * self.params[w]
+
+    def numerical_gradient(self, x, t):
+        """Central-difference gradients of :meth:`loss` for every parameter (slow; for checks)."""
+        return {name: _numerical_gradient(lambda: self.loss(x, t, **self._numerical_kwargs()),
+                                          self.params[name]) for name in self.params}
+
+    def _numerical_kwargs(self):
+        return {}
+
+    @property
+    def layer_dict(self):
+        """Layers by the book's names (``Affine1``, ``Activation_function1``, ...)."""
+        return dict(zip(self.layer_names, self.layers))
