@@ -5,5 +5,6 @@
 """
 from .network import MultiLayerNet
 from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+from .trainer import Trainer
 
-__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "MultiLayerNet"]
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "MultiLayerNet", "Trainer"]

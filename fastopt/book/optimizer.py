@@ -17,19 +17,29 @@ from .. import optim
 class _BookOptimizer:
     """Binds a general optimizer to the book's dict on the first ``update``."""
 
-    _hyper_names = ("lr",)
-    #: book attribute -> (group key, to-group conversion)
+    #: book attribute -> group hyperparameter, synced before every update
     _group_keys = {"lr": "lr"}
 
     def __init__(self):
-        self.optimizer = None  # the fastopt.optim optimizer, after the first update
+        self.optimizer = None  # the fastopt.optim optimizer, from the first update or bind()
         self._scalars = {}
 
     def _make(self, arrays):
         raise NotImplementedError
 
-    def update(self, params, grads):
-        """Update every entry of *params* in place from *grads* (same keys)."""
+    def bind(self, params):
+        """Create the state for *params* now (the book creates it on the first update).
+
+        Returns the general :mod:`fastopt.optim` optimizer doing the work.
+        """
+        arrays = self._arrays(params)
+        if self.optimizer is None:
+            self.optimizer = self._make(arrays)
+        else:
+            self.optimizer._rebind(arrays)
+        return self.optimizer
+
+    def _arrays(self, params):
         arrays = {}
         for key, value in params.items():
             if isinstance(value, np.ndarray):
@@ -41,10 +51,11 @@ class _BookOptimizer:
             else:
                 raise TypeError(f"params[{key!r}] must be a numpy array or a real number, "
                                 f"got {type(value).__name__}")
-        if self.optimizer is None:
-            self.optimizer = self._make(arrays)
-        else:
-            self.optimizer._rebind(arrays)
+        return arrays
+
+    def update(self, params, grads):
+        """Update every entry of *params* in place from *grads* (same keys)."""
+        self.bind(params)
         group = self.optimizer.param_groups[0]
         for attr, key in self._group_keys.items():
             group[key] = getattr(self, attr)

@@ -35,12 +35,15 @@ def save_checkpoint(path, optimizer, params=None, *, extra=None):
     return write_tree(path, tree)
 
 
-def load_checkpoint(path, optimizer, params=None, *, strict=True):
+def load_checkpoint(path, optimizer, params=None, *, strict=True, check_extra=None):
     """Restore a checkpoint written by :func:`save_checkpoint`, in place.
 
     Parameter values are copied into the existing arrays (views stay valid).
     Raises ValueError/TypeError naming the first mismatch and leaves the
     optimizer and parameters untouched if anything does not match.
+
+    *check_extra*, if given, is called with the saved ``extra`` before anything
+    is restored and may raise to refuse the file.
 
     Returns
     -------
@@ -63,6 +66,8 @@ def load_checkpoint(path, optimizer, params=None, *, strict=True):
                              f"{getattr(value, 'dtype', type(value).__name__)}"
                              f"{list(np.shape(value))}, expected {arr.dtype}{list(arr.shape)}")
     commit = optimizer._prepare_load(tree["optimizer"], strict)
+    if check_extra is not None:
+        check_extra(tree.get("extra", {}))
     commit()
     for name, arr in params.items():
         arr[...] = saved[name]
