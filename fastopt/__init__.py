@@ -4,7 +4,7 @@
 >>> opt = fo.optim.Adam(params, lr=1e-3)   # params: dict name -> ndarray
 >>> opt.step(grads)                         # updates params in place
 """
-from . import nn, optim
+from . import data, nn, optim
 from ._backend import available_backends, get_backend, set_backend, use_backend
 from ._config import show_config
 from ._threads import get_num_threads, set_num_threads
@@ -12,7 +12,7 @@ from .optim import FlatParams
 
 __version__ = "0.1.0"
 
-__all__ = ["optim", "nn", "book", "FlatParams", "available_backends", "get_backend", "set_backend",
+__all__ = ["optim", "nn", "data", "book", "FlatParams", "available_backends", "get_backend", "set_backend",
            "use_backend", "show_config", "set_num_threads", "get_num_threads", "__version__"]
 
 
