@@ -53,14 +53,11 @@ def optimizer_paths(steps=30, backend=None, start=START):
 
 def plot_paths(result, filename):
     """Draw each path over the contour of f, one panel per optimizer (the book's Fig. 6-8)."""
-    try:
-        import matplotlib
+    import numpy as np
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import numpy as np
-    except ImportError as exc:
-        raise ImportError("plotting needs matplotlib: pip install 'fastopt[plot]'") from exc
+    from .plots import pyplot
+
+    plt = pyplot()
     xs, ys = np.meshgrid(np.arange(-10, 10, 0.01), np.arange(-5, 5, 0.01))
     zs = f(xs, ys)
     zs[zs > 7] = 0  # the book's contour masking

@@ -61,6 +61,18 @@ class Sequential:
         self._param_owner = {name: (layer, local) for layer, name, local in owners}
         self.last_loss = None
 
+    def buffers(self):
+        """Non-trainable state by name (BatchNorm running statistics, dropout counters).
+
+        These arrays are saved in checkpoints next to the parameters and
+        restored in place.
+        """
+        out = {}
+        for index, (lname, layer) in enumerate(zip(self.layer_names, self.layers)):
+            for key, array in getattr(layer, "buffers", {}).items():
+                out[f"{lname if lname is not None else index}.{key}"] = array
+        return out
+
     def predict(self, x, train=False):
         """The network's output before the loss layer."""
         for layer in self.layers:
