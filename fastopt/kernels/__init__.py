@@ -2,6 +2,16 @@
 but compiles nothing: each kernel compiles on first use and is cached on disk.
 """
 from ._jit import CHUNK, HEAVY_THRESHOLD, LIGHT_THRESHOLD, PARALLEL_THRESHOLD
+from .batchnorm import (
+    batchnorm_backward,
+    batchnorm_channel_backward,
+    batchnorm_channel_forward_eval,
+    batchnorm_channel_forward_train,
+    batchnorm_channel_work_size,
+    batchnorm_forward_eval,
+    batchnorm_forward_train,
+    batchnorm_work_size,
+)
 from .adaptive import adadelta, adagrad, adam, adamax, nadam, rmsprop
 from .momentum import momentum, nesterov, sgd
 from .reduce import sumsq

@@ -1,5 +1,6 @@
 """Layers, initialisation and networks."""
 from . import init
+from .batchnorm import BatchNorm
 from .layers import (
     Affine,
     Layer,

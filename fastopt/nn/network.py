@@ -83,6 +83,9 @@ class Sequential:
         """The loss of the batch (plus :meth:`regularization`)."""
         return self.loss_layer.forward(self.predict(x, train), t) + self.regularization()
 
+    def _train_loss(self, x, t):
+        return self.loss(x, t, True)
+
     def regularization(self):
         """Extra loss terms (none here; the book's networks add weight decay)."""
         return 0.0
@@ -92,7 +95,7 @@ class Sequential:
 
         The training-mode loss of this batch is kept in :attr:`last_loss`.
         """
-        self.last_loss = self.loss(x, t, train=True)
+        self.last_loss = self._train_loss(x, t)
         dout = self.loss_layer.backward(1)
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
@@ -111,7 +114,7 @@ class Sequential:
         step = n if not batch_size else batch_size
         correct = 0
         for lo in range(0, n, step):
-            y = self.predict(x[lo:lo + step], train=False)
+            y = self.predict(x[lo:lo + step], False)
             correct += int(np.sum(np.argmax(y, axis=1) == t[lo:lo + step]))
         return correct / n if n else 0.0
 

@@ -4,9 +4,22 @@ Each function has the same name and signature as its Numba twin in
 ``fastopt.kernels`` and performs the same floating-point operations in the same
 order, so results agree bit for bit.
 """
+from .batchnorm import (
+    batchnorm_backward,
+    batchnorm_channel_backward,
+    batchnorm_channel_forward_eval,
+    batchnorm_channel_forward_train,
+    batchnorm_channel_work_size,
+    batchnorm_forward_eval,
+    batchnorm_forward_train,
+    batchnorm_work_size,
+)
 from .adaptive import adadelta, adagrad, adam, adamax, nadam, rmsprop
 from .momentum import momentum, nesterov, sgd
 from .reduce import sumsq
 
 KERNELS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta",
-           "adam", "adamax", "nadam", "sumsq")
+           "adam", "adamax", "nadam", "sumsq",
+           "batchnorm_forward_train", "batchnorm_forward_eval", "batchnorm_backward",
+           "batchnorm_channel_forward_train", "batchnorm_channel_forward_eval",
+           "batchnorm_channel_backward")
