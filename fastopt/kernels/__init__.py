@@ -13,5 +13,6 @@ from .batchnorm import (
     batchnorm_work_size,
 )
 from .adaptive import adadelta, adagrad, adam, adamax, nadam, rmsprop
+from .dropout import dropout_backward, dropout_forward
 from .momentum import momentum, nesterov, sgd
 from .reduce import sumsq

@@ -34,16 +34,29 @@ PARALLEL_THRESHOLD = {"heavy": HEAVY_THRESHOLD, "light": LIGHT_THRESHOLD}
 CHUNK = 1 << 13
 
 
-@njit(parallel=True, **JIT_OPTIONS)
-def _drive_parallel(fn, n, chunk, args):
-    nchunks = (n + chunk - 1) // chunk
-    for c in prange(nchunks):
-        lo = c * chunk
-        fn(np.uint64(lo), np.uint64(min(lo + chunk, n)), *args)
+jit_parallel = njit(parallel=True, **JIT_OPTIONS)
 
 
-def elementwise(range_fn, weight):
-    """Wrap a range function into a kernel ``kernel(p, g, ...)`` over whole buffers.
+# Each kernel module writes its own small parallel driver (a ``prange`` over
+# chunks calling the range function by name). One generic driver taking the
+# range function as an argument also works, but Numba then caches every
+# kernel under that one driver's index, which goes stale and fails to re-save
+# across versions (numba/numba#9348); per-kernel drivers cache cleanly.
+@jit
+def n_chunks(n):
+    """Number of CHUNK-sized work items covering n elements."""
+    return (n + CHUNK - 1) // CHUNK
+
+
+@jit
+def chunk_bounds(c, n):
+    """uint64 bounds (lo, hi) of work item c."""
+    lo = c * CHUNK
+    return np.uint64(lo), np.uint64(min(lo + CHUNK, n))
+
+
+def elementwise(range_fn, parallel_fn, weight):
+    """Wrap a range function and its parallel driver into a kernel ``kernel(p, g, ...)``.
 
     *weight* (``"heavy"`` or ``"light"``) picks the size from which it goes parallel.
     """
@@ -52,14 +65,14 @@ def elementwise(range_fn, weight):
     def kernel(p, *args):
         n = p.shape[0]
         if n >= threshold and numba.get_num_threads() > 1:
-            _drive_parallel(range_fn, n, CHUNK, (p,) + args)
+            parallel_fn(n, p, *args)
         else:
             range_fn(np.uint64(0), np.uint64(n), p, *args)
 
     kernel.__name__ = range_fn.__name__.lstrip("_")
     kernel.__qualname__ = kernel.__name__
     kernel.__doc__ = range_fn.__doc__
-    kernel.range_fn = range_fn
+    kernel.range_fn, kernel.parallel_fn = range_fn, parallel_fn
     kernel.parallel_threshold = threshold
     return kernel
 

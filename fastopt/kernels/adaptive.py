@@ -1,7 +1,8 @@
 """Adaptive-rate update kernels (Numba). Twins: ``fastopt.reference.adaptive``."""
 import numpy as np
+from numba import prange
 
-from ._jit import decayed, elementwise, jit, transformed
+from ._jit import chunk_bounds, decayed, elementwise, jit, jit_parallel, n_chunks, transformed
 
 
 @jit
@@ -101,9 +102,51 @@ def _nadam(lo, hi, p, g, m, v, omb1, omb2, bc2, eps, cg, cm, gscale, clip, wd, d
         p[i] = (pi - (cg * x) / den) - (cm * mi) / den
 
 
-adagrad = elementwise(_adagrad, "heavy")
-rmsprop = elementwise(_rmsprop, "heavy")
-adadelta = elementwise(_adadelta, "heavy")
-adam = elementwise(_adam, "heavy")
-adamax = elementwise(_adamax, "heavy")
-nadam = elementwise(_nadam, "heavy")
+@jit_parallel
+def _adagrad_parallel(n, p, *args):
+    for c in prange(n_chunks(n)):
+        lo, hi = chunk_bounds(c, n)
+        _adagrad(lo, hi, p, *args)
+
+
+@jit_parallel
+def _rmsprop_parallel(n, p, *args):
+    for c in prange(n_chunks(n)):
+        lo, hi = chunk_bounds(c, n)
+        _rmsprop(lo, hi, p, *args)
+
+
+@jit_parallel
+def _adadelta_parallel(n, p, *args):
+    for c in prange(n_chunks(n)):
+        lo, hi = chunk_bounds(c, n)
+        _adadelta(lo, hi, p, *args)
+
+
+@jit_parallel
+def _adam_parallel(n, p, *args):
+    for c in prange(n_chunks(n)):
+        lo, hi = chunk_bounds(c, n)
+        _adam(lo, hi, p, *args)
+
+
+@jit_parallel
+def _adamax_parallel(n, p, *args):
+    for c in prange(n_chunks(n)):
+        lo, hi = chunk_bounds(c, n)
+        _adamax(lo, hi, p, *args)
+
+
+@jit_parallel
+def _nadam_parallel(n, p, *args):
+    for c in prange(n_chunks(n)):
+        lo, hi = chunk_bounds(c, n)
+        _nadam(lo, hi, p, *args)
+
+
+adagrad = elementwise(_adagrad, _adagrad_parallel, "heavy")
+rmsprop = elementwise(_rmsprop, _rmsprop_parallel, "heavy")
+adadelta = elementwise(_adadelta, _adadelta_parallel, "heavy")
+adam = elementwise(_adam, _adam_parallel, "heavy")
+adamax = elementwise(_adamax, _adamax_parallel, "heavy")
+nadam = elementwise(_nadam, _nadam_parallel, "heavy")

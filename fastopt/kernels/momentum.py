@@ -1,5 +1,7 @@
 """SGD-family update kernels (Numba). Twins: ``fastopt.reference.momentum``."""
-from ._jit import decayed, elementwise, jit, transformed
+from numba import prange
+
+from ._jit import chunk_bounds, decayed, elementwise, jit, jit_parallel, n_chunks, transformed
 
 
 @jit
@@ -36,6 +38,27 @@ def _nesterov(lo, hi, p, g, v, mu2, opml, mu, lr, gscale, clip, wd, decay):
         v[i] = vi * mu - lr * x
 
 
-sgd = elementwise(_sgd, "light")
-momentum = elementwise(_momentum, "light")
-nesterov = elementwise(_nesterov, "light")
+@jit_parallel
+def _sgd_parallel(n, p, *args):
+    for c in prange(n_chunks(n)):
+        lo, hi = chunk_bounds(c, n)
+        _sgd(lo, hi, p, *args)
+
+
+@jit_parallel
+def _momentum_parallel(n, p, *args):
+    for c in prange(n_chunks(n)):
+        lo, hi = chunk_bounds(c, n)
+        _momentum(lo, hi, p, *args)
+
+
+@jit_parallel
+def _nesterov_parallel(n, p, *args):
+    for c in prange(n_chunks(n)):
+        lo, hi = chunk_bounds(c, n)
+        _nesterov(lo, hi, p, *args)
+
+
+sgd = elementwise(_sgd, _sgd_parallel, "light")
+momentum = elementwise(_momentum, _momentum_parallel, "light")
+nesterov = elementwise(_nesterov, _nesterov_parallel, "light")

@@ -1,6 +1,7 @@
 """Layers, initialisation and networks."""
 from . import init
 from .batchnorm import BatchNorm
+from .dropout import Dropout
 from .layers import (
     Affine,
     Layer,

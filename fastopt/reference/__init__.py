@@ -15,6 +15,7 @@ from .batchnorm import (
     batchnorm_work_size,
 )
 from .adaptive import adadelta, adagrad, adam, adamax, nadam, rmsprop
+from .dropout import dropout_backward, dropout_forward
 from .momentum import momentum, nesterov, sgd
 from .reduce import sumsq
 
@@ -22,4 +23,4 @@ KERNELS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta",
            "adam", "adamax", "nadam", "sumsq",
            "batchnorm_forward_train", "batchnorm_forward_eval", "batchnorm_backward",
            "batchnorm_channel_forward_train", "batchnorm_channel_forward_eval",
-           "batchnorm_channel_backward")
+           "batchnorm_channel_backward", "dropout_forward", "dropout_backward")

@@ -1,0 +1,89 @@
+"""Dropout (Srivastava et al. 2014) with masks drawn inside the kernel.
+
+Element ``i`` of the ``k``-th training forward is kept iff a counter-based hash
+of (seed, k, i) clears the threshold for ``p`` (see ``fastopt.reference.rng``):
+no uniform array is materialised, the backward recomputes the mask, and masks
+are identical across backends, thread counts and a checkpoint resume (the
+forward counter is a saved buffer).
+"""
+import hashlib
+import numbers
+
+import numpy as np
+
+from .. import _backend
+from .._validate import check_bool, check_float
+from ..reference.rng import keep_threshold
+from .layers import Layer
+
+
+def _seed64(seed):
+    """A uint64 from an int, a tuple of ints, or None (fresh entropy)."""
+    if seed is None:
+        return np.uint64(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        seed = (seed,)
+    if isinstance(seed, tuple) and all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                                       for s in seed):
+        digest = hashlib.blake2b(repr(tuple(int(s) for s in seed)).encode(), digest_size=8).digest()
+        return np.uint64(int.from_bytes(digest, "little"))
+    raise TypeError(f"seed must be an int, a tuple of ints or None, got {seed!r}")
+
+
+class Dropout(Layer):
+    """Drop each element with probability *dropout_ratio* in training mode.
+
+    Parameters
+    ----------
+    dropout_ratio : float in [0, 1]
+        p, the probability of dropping an element.
+    inverted : bool, default False
+        False: the book's form — training output ``x·mask``, evaluation output
+        ``x·(1 − p)``. True: inverted dropout (PyTorch's) — training output
+        ``x·mask/(1 − p)``, evaluation output ``x``.
+    seed : int, tuple of ints or None
+        Key of the masks; None draws a fresh one.
+    """
+
+    def __init__(self, dropout_ratio=0.5, *, inverted=False, seed=None):
+        self.p = check_float("dropout_ratio", dropout_ratio, low=0.0, high=1.0)
+        self.inverted = check_bool("inverted", inverted)
+        self.seed = _seed64(seed)
+        self.threshold = np.uint64(keep_threshold(self.p))
+        self.buffers = {"step": np.zeros((), np.uint64)}
+        self._last = None
+
+    def _scale(self, dtype):
+        if self.inverted:
+            return dtype.type(0 if self.p == 1 else 1 / (1 - self.p))
+        return dtype.type(1)
+
+    def forward(self, x, train=True):
+        if x.dtype.kind != "f":
+            raise TypeError(f"Dropout input must be float32 or float64, got {x.dtype}")
+        if not train:
+            return x if self.inverted else x * x.dtype.type(1 - self.p)
+        stream = np.uint64(self.buffers["step"])
+        self.buffers["step"] += np.uint64(1)
+        flat = np.ascontiguousarray(x).reshape(-1)
+        out = np.empty_like(flat)
+        _backend.kernels().dropout_forward(flat, out, self.seed, stream, np.uint64(0),
+                                           self.threshold, self._scale(flat.dtype))
+        self._last = (stream, x.shape)
+        return out.reshape(x.shape)
+
+    def backward(self, dout):
+        if self._last is None:
+            self._need_forward("the mask's step")
+        stream, shape = self._last
+        if dout.shape != shape:
+            raise ValueError(f"dout has shape {dout.shape}, the forward output had {shape}")
+        flat = np.ascontiguousarray(dout).reshape(-1)
+        dx = np.empty_like(flat)
+        _backend.kernels().dropout_backward(flat, dx, self.seed, stream, np.uint64(0),
+                                            self.threshold, self._scale(flat.dtype))
+        return dx.reshape(shape)
+
+    def __repr__(self):
+        kind = "inverted" if self.inverted else "book"
+        return f"Dropout(p={self.p}, {kind})"
