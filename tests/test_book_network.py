@@ -57,3 +57,43 @@ def test_params_support_the_books_in_place_update_code():
 def test_bad_activation():
     with pytest.raises(ValueError, match="activation must be 'relu' or 'sigmoid'"):
         book.MultiLayerNet(4, [3], 2, activation="tanh")
+
+
+def test_extend_with_batchnorm_gradient_check_float64():
+    net = book.MultiLayerNetExtend(10, [8, 8], 3, weight_decay_lambda=0.05, use_batchnorm=True, seed=0)
+    assert list(net.params) == ["W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3"]
+    rng = np.random.default_rng(1)
+    x, t = rng.standard_normal((6, 10)), rng.integers(0, 3, 6)
+    grads = {k: v.copy() for k, v in net.gradient(x, t).items()}
+    num = net.numerical_gradient(x, t)
+    for name in grads:
+        np.testing.assert_allclose(grads[name], num[name], atol=1e-6, err_msg=name)
+
+
+def test_extend_with_batchnorm_matches_the_book_layers():
+    """The same network built from the book's layer formulas gives the same loss."""
+    from book_reference import BookBatchNormalization
+
+    np.random.seed(5)
+    net = book.MultiLayerNetExtend(6, [5], 3, use_batchnorm=True)
+    W1, b1, W2, b2 = (net.params[k].copy() for k in ("W1", "b1", "W2", "b2"))
+    rng = np.random.default_rng(2)
+    x, t = rng.standard_normal((8, 6)), rng.integers(0, 3, 8)
+    loss = net.loss(x, t, train_flg=True)
+    bn = BookBatchNormalization(np.ones(5), np.zeros(5))
+    h = bn.forward(x @ W1 + b1)
+    h = np.maximum(h, 0) * (h > 0)
+    y = h @ W2 + b2
+    y = y - y.max(axis=1, keepdims=True)
+    p = np.exp(y) / np.exp(y).sum(axis=1, keepdims=True)
+    assert loss == pytest.approx(-np.mean(np.log(p[np.arange(8), t] + 1e-7)), rel=1e-12)
+
+
+def test_extend_dropout_train_eval_semantics():
+    net = book.MultiLayerNetExtend(6, [50], 3, use_dropout=True, dropout_ration=0.5, seed=0,
+                                   dropout_seed=3)
+    x = np.random.default_rng(0).standard_normal((4, 6))
+    a, b = net.predict(x, train_flg=True), net.predict(x, train_flg=True)
+    assert not np.allclose(a, b)  # a fresh mask each training forward
+    np.testing.assert_array_equal(net.predict(x), net.predict(x))  # eval is deterministic
+    assert "Dropout1.step" in net.buffers()

@@ -52,3 +52,23 @@ def test_module_entry_point():
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "Adam" in result.stdout
+
+
+def test_train_on_digits_writes_checkpoint_history_and_plot(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--hidden", "32,32", "--progress", "off",
+                 "--dropout", "0.1", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "test accuracy" in text
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["val_acc"]) == 2 and history["val_acc"][-1] > 0.5
+    assert (out / "checkpoint.npz").exists()
+    if pytest.importorskip("matplotlib"):
+        assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_mnist_without_files_says_what_to_do(tmp_path, capsys):
+    assert main(["train", "--data", "mnist", "--mnist-dir", str(tmp_path), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "train-images-idx3-ubyte" in err

@@ -3,8 +3,8 @@
 ``from fastopt.book import Adam`` replaces ``from common.optimizer import Adam``;
 ``MultiLayerNet`` replaces ``common.multi_layer_net.MultiLayerNet``.
 """
-from .network import MultiLayerNet
+from .network import MultiLayerNet, MultiLayerNetExtend
 from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 from .trainer import Trainer
 
-__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "MultiLayerNet", "Trainer"]
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "MultiLayerNet", "MultiLayerNetExtend", "Trainer"]

@@ -97,3 +97,50 @@ class MultiLayerNet(nn.Sequential):
     def layer_dict(self):
         """Layers by the book's names (``Affine1``, ``Activation_function1``, ...)."""
         return dict(zip(self.layer_names, self.layers))
+
+
+class MultiLayerNetExtend(MultiLayerNet):
+    """The book's extended network: (Affine → [BatchNorm] → activation → [Dropout]) × L, Affine.
+
+    Parameters are those of :class:`MultiLayerNet` plus the book's
+    ``use_dropout``, ``dropout_ration`` (sic) and ``use_batchnorm``.
+    ``gamma{i}``/``beta{i}`` join ``params`` for each hidden layer when batch
+    norm is on; weight decay applies to the weights only. ``predict``,
+    ``loss`` and ``accuracy`` run in evaluation mode unless ``train_flg=True``;
+    ``gradient`` (and ``numerical_gradient``) in training mode.
+
+    The batch norm layers use the book preset (``fastopt.nn.BatchNorm``), the
+    dropout layers the book's non-inverted dropout with a counter-based mask
+    (``dropout_seed`` seeds it; default: drawn from ``np.random``).
+    """
+
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
+                 weight_init_std="relu", weight_decay_lambda=0, use_dropout=False, dropout_ration=0.5,
+                 use_batchnorm=False, *, seed=None, dtype=None, dropout_seed=None):
+        self.use_dropout, self.dropout_ration = use_dropout, dropout_ration
+        self.use_batchnorm = use_batchnorm
+        self._dropout_seed = dropout_seed
+        super().__init__(input_size, hidden_size_list, output_size, activation, weight_init_std,
+                         weight_decay_lambda, seed=seed, dtype=dtype)
+
+    def _extra_layers(self, i, width, dtype, where):
+        if where == "pre" and self.use_batchnorm:
+            return [(f"BatchNorm{i}", nn.BatchNorm(np.ones(width, dtype), np.zeros(width, dtype)))]
+        if where == "post" and self.use_dropout:
+            seed = self._dropout_seed
+            if seed is None:
+                seed = int(np.random.randint(0, 2**31))
+            return [(f"Dropout{i}", nn.Dropout(self.dropout_ration, seed=(seed, i)))]
+        return []
+
+    def predict(self, x, train_flg=False):
+        return super().predict(x, train_flg)
+
+    def loss(self, x, t, train_flg=False):
+        return super().loss(x, t, train_flg)
+
+    def accuracy(self, x, t, batch_size=None):
+        return super().accuracy(x, t, batch_size)
+
+    def _numerical_kwargs(self):
+        return {"train_flg": True}
