@@ -95,3 +95,26 @@ def test_chunked_update_equals_whole():
         sl = slice(lo, lo + 1000)
         reference.adam(pieces[sl], g[sl], m2[sl], v2[sl], vm2[sl], *args)
     assert_bits_equal(pieces, whole)
+
+
+@pytest.mark.parametrize("backend_name", COMPILED_BACKENDS)
+@pytest.mark.parametrize("n", LENGTHS)
+def test_relu_kernels_match_reference(backend_name, n, dtype):
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n).astype(dtype)
+    dout = rng.standard_normal(n).astype(dtype)
+    if n >= 7:
+        x[:4] = [np.nan, -0.0, 0.0, -np.inf]
+        dout[4] = np.nan
+    kernels = _backend.kernels(backend_name)
+    outs = {}
+    for name, mod in (("ref", reference), ("backend", kernels)):
+        out, dx = np.empty_like(x), np.empty_like(dout)
+        mod.relu_forward(x, out)
+        mod.relu_backward(x, dout, dx)
+        outs[name] = (out, dx)
+    assert_bits_equal(outs["backend"][0], outs["ref"][0], "relu forward")
+    assert_bits_equal(outs["backend"][1], outs["ref"][1], "relu backward")
+    book = x.copy()
+    book[x <= 0] = 0  # the book's Relu
+    assert_bits_equal(outs["ref"][0], book, "book semantics")

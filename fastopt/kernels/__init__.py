@@ -12,6 +12,7 @@ from .batchnorm import (
     batchnorm_forward_train,
     batchnorm_work_size,
 )
+from .activation import relu_backward, relu_forward
 from .adaptive import adadelta, adagrad, adam, adamax, nadam, rmsprop
 from .dropout import dropout_backward, dropout_forward
 from .momentum import momentum, nesterov, sgd

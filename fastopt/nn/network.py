@@ -9,7 +9,7 @@ model with one kernel call.
 import numpy as np
 
 from ..optim.flat import FlatParams
-from .layers import SoftmaxWithLoss
+from .layers import Affine, SoftmaxWithLoss
 
 
 class Sequential:
@@ -97,8 +97,13 @@ class Sequential:
         """
         self.last_loss = self._train_loss(x, t)
         dout = self.loss_layer.backward(1)
-        for layer in reversed(self.layers):
+        for layer in reversed(self.layers[1:]):
             dout = layer.backward(dout)
+        first = self.layers[0]
+        if isinstance(first, Affine):  # the input's gradient is not needed: skip its matmul
+            first.backward(dout, input_grad=False)
+        else:
+            first.backward(dout)
         self._add_regularization_gradients()
         return self.grads
 

@@ -14,6 +14,7 @@ from .batchnorm import (
     batchnorm_forward_train,
     batchnorm_work_size,
 )
+from .activation import relu_backward, relu_forward
 from .adaptive import adadelta, adagrad, adam, adamax, nadam, rmsprop
 from .dropout import dropout_backward, dropout_forward
 from .momentum import momentum, nesterov, sgd
@@ -23,4 +24,5 @@ KERNELS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta",
            "adam", "adamax", "nadam", "sumsq",
            "batchnorm_forward_train", "batchnorm_forward_eval", "batchnorm_backward",
            "batchnorm_channel_forward_train", "batchnorm_channel_forward_eval",
-           "batchnorm_channel_backward", "dropout_forward", "dropout_backward")
+           "batchnorm_channel_backward", "dropout_forward", "dropout_backward",
+           "relu_forward", "relu_backward")

@@ -1,0 +1,12 @@
+"""NumPy twins of the activation kernels (see ``fastopt.kernels.activation``)."""
+import numpy as np
+
+
+def relu_forward(x, out):
+    """out = 0 where x <= 0, else x (the book's ``Relu``: NaN stays NaN, -0.0 becomes +0.0)."""
+    np.copyto(out, np.where(x <= 0, x.dtype.type(0), x))
+
+
+def relu_backward(x, dout, dx):
+    """dx = 0 where x <= 0, else dout (the gradient at 0 is 0, as the book's layer)."""
+    np.copyto(dx, np.where(x <= 0, dout.dtype.type(0), dout))
