@@ -1,12 +1,11 @@
 """Thread count of the parallel kernels (Numba's thread pool)."""
-import os
 
 
 def set_num_threads(n):
     """Use *n* threads in the parallel kernels (1 <= n <= the machine's count).
 
     Also settable before import with ``NUMBA_NUM_THREADS``. Kernels only go
-    parallel above ``fastopt.kernels.PARALLEL_THRESHOLD`` elements.
+    parallel above ``fastopt.kernels.PARALLEL_THRESHOLD`` elements (per kernel weight).
     """
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n must be an int, got {type(n).__name__}")

@@ -64,7 +64,7 @@ def test_momentum_zero_is_sgd(lr, steps, seed, dtype):
 @given(seed=st.integers(0, 2**16), extra=st.integers(0, 70000),
        dtype=st.sampled_from([np.float32, np.float64]))
 def test_global_norm_is_identical_at_one_and_two_threads(seed, extra, dtype):
-    from fastopt.kernels import HEAVY_THRESHOLD, LIGHT_THRESHOLD
+    from fastopt.kernels import LIGHT_THRESHOLD
 
     rng = np.random.default_rng(seed)
     grads = {"a": rng.standard_normal(LIGHT_THRESHOLD + extra).astype(dtype),

@@ -12,7 +12,7 @@ import os
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 # error_model="numpy" lets LLVM vectorise divisions (Python's model adds a
 # zero-division branch per element); no fastmath: it breaks bit parity with

@@ -20,7 +20,7 @@ import numpy as np
 from .. import _backend
 from .._validate import check_bool, check_choice, check_float, check_optional_positive, check_param
 from ._slots import build_slots, split_groups
-from .schedules import Schedule, as_schedule, schedule_from_config
+from .schedules import Schedule, schedule_from_config
 
 NONFINITE_POLICIES = ("propagate", "skip", "raise")
 STATE_FORMAT_VERSION = 1
