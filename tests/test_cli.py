@@ -72,3 +72,11 @@ def test_train_mnist_without_files_says_what_to_do(tmp_path, capsys):
     assert main(["train", "--data", "mnist", "--mnist-dir", str(tmp_path), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "train-images-idx3-ubyte" in err
+
+
+def test_train_defaults_reach_the_digits_goal(tmp_path, capsys):
+    """The README's first command: >= 0.975 test accuracy on digits (the time is benchmarked, not tested)."""
+    pytest.importorskip("sklearn")
+    assert main(["train", "--progress", "off", "--out", str(tmp_path)]) == 0
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["val_acc"][-1] >= 0.975
