@@ -22,10 +22,3 @@ def numerical_gradient(f, x, h=1e-4):
         gflat[i] = (f_plus - f_minus) / (2 * h)
     return grad.astype(x.dtype, copy=False)
 
-
-def max_relative_error(a, b):
-    """max |a − b| / max(|a|, |b|, 1e-12): scale-free agreement of two gradients."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.size == 0:
-        return 0.0
-    return float(np.max(np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)))

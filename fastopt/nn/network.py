@@ -58,7 +58,6 @@ class Sequential:
         self.grads = self.params.grads if initial else {}
         for layer, name, local in owners:
             layer.bind(local, self.params[name], self.grads[name])
-        self._param_owner = {name: (layer, local) for layer, name, local in owners}
         self.last_loss = None
 
     def buffers(self):

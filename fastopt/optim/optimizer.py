@@ -45,11 +45,6 @@ def _check_positive(name, value):
     return check_float(name, value, low=0.0, low_open=True)
 
 
-def _check_unit(name, value):
-    """In [0, 1)."""
-    return check_float(name, value, low=0.0, high=1.0, high_open=True)
-
-
 #: Hyperparameters every optimizer has, with their checks.
 COMMON_HYPERPARAMETERS = {
     "lr": _check_lr,
@@ -84,12 +79,7 @@ class Optimizer:
         self._slots = build_slots(groups)
         self.param_groups = []
         for gi, (options, _) in enumerate(groups):
-            where = f"param_groups[{gi}]"
-            unknown = sorted(set(options) - set(self._checks))
-            if unknown:
-                raise ValueError(f"{where}: unknown key {unknown[0]!r}; "
-                                 f"known keys are {sorted(self._checks)}")
-            group = self._validate_group({**self.defaults, **options}, where)
+            group = self._validate_group({**self.defaults, **options}, f"param_groups[{gi}]")
             group["params"] = [n for slot in self._slots[gi] for n in slot.names]
             self.param_groups.append(group)
         self._validated = [dict(g) for g in self.param_groups]
@@ -129,7 +119,7 @@ class Optimizer:
                 continue
             check = self._checks.get(key)
             if check is None:
-                raise ValueError(f"{where}: unknown key {key!r}")
+                raise ValueError(f"{where}: unknown key {key!r}; known keys are {sorted(self._checks)}")
             out[key] = check(f"{where}['{key}']" if where != "defaults" else key, value)
         missing = sorted(set(self._checks) - set(out))
         if missing:
@@ -140,11 +130,13 @@ class Optimizer:
         for gi, group in enumerate(self.param_groups):
             if group != self._validated[gi]:
                 where = f"param_groups[{gi}]"
-                checked = self._validate_group({k: v for k, v in group.items()}, where)
+                checked = self._validate_group(dict(group), where)
                 if checked["params"] != self._validated[gi]["params"]:
                     raise ValueError(f"{where}['params'] cannot be changed after construction")
                 group.update(checked)
                 self._validated[gi] = dict(group)
+                for slot in self._slots[gi]:  # e.g. momentum turned on: allocate its buffer
+                    slot.ensure_state(self._state_init(group))
 
     # ----------------------------------------------------------------- stepping
     def step(self, grads=None):
@@ -168,7 +160,6 @@ class Optimizer:
             if group["frozen"]:
                 continue
             for slot in self._slots[gi]:
-                slot.ensure_state(self._state_init(group))
                 work.append((gi, slot, slot.grad(grads)))
         backend = _backend.kernels()
         gscale = self._grad_scale(backend, work)
