@@ -134,7 +134,8 @@ def test_benchmarks_run_once(module_name, cls):
         finally:  # as asv: teardown after a setup that succeeded
             if hasattr(bench, "teardown"):
                 bench.teardown(*combo)
-    assert ran > 0, f"{cls.__name__}: every combination was skipped ({skipped})"
+    if ran == 0:  # e.g. the PyTorch comparison without torch installed
+        pytest.skip(f"{cls.__name__}: every combination is unavailable here ({skipped} skipped)")
     assert fastopt.get_backend() == backend_before, "teardown did not restore the backend"
 
 
