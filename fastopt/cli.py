@@ -3,8 +3,10 @@
 ``fastopt info``   versions, backends, threads
 ``fastopt train``  train the book's network (batch norm, Adam) on real digits
 ``fastopt paths``  the book's optimizer paths on f(x, y) = x²/20 + y² (§6.1.7)
+``fastopt run``    the chapter's experiments, with figures (``fastopt run --list``)
 """
 import argparse
+import importlib
 import json
 import sys
 
@@ -98,6 +100,10 @@ def _cmd_train(args):
     return 0
 
 
+# Modules that add their own subcommand: each has ``register(subparsers)``.
+SUBCOMMAND_MODULES = ("fastopt.experiments._cli",)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastopt", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -128,6 +134,8 @@ def main(argv=None):
     paths.add_argument("--json", metavar="PATH", help="write every point to a JSON file")
     paths.add_argument("--plot", metavar="PNG", help="draw the paths (needs matplotlib)")
     paths.set_defaults(run=_cmd_paths)
+    for module in SUBCOMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
