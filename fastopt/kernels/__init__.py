@@ -15,5 +15,7 @@ from .batchnorm import (
 from .activation import relu_backward, relu_forward
 from .adaptive import adadelta, adagrad, adam, adamax, nadam, rmsprop
 from .dropout import dropout_backward, dropout_forward
+from .fused import bias_bn_relu_dropout_backward, bias_bn_relu_dropout_forward
 from .momentum import momentum, nesterov, sgd
+from .softmax import softmax_pick, softmax_shift, softmax_xent_backward
 from .reduce import sumsq

@@ -130,14 +130,7 @@ class BatchNorm(Layer):
             train_kernel = (kernels.batchnorm_channel_forward_train if channel
                             else kernels.batchnorm_forward_train)
             train_kernel(view, self.gamma, self.beta, out, xhat, mean, var, inv_std, self.eps, work)
-            m = self.momentum
-            count = n * (view.shape[2] if channel else 1)
-            batch_var = var * (count / (count - 1)) if self.preset["unbiased"] and count > 1 else var
-            self.running_mean *= m
-            self.running_mean += (1 - m) * mean
-            self.running_var *= m
-            self.running_var += (1 - m) * batch_var
-            self.buffers["trained"][()] = 1
+            self._update_running(mean, var, n * (view.shape[2] if channel else 1))
             self._cache = (xhat, inv_std.copy(), x.shape)
         else:
             if not self.buffers["trained"]:
@@ -148,11 +141,27 @@ class BatchNorm(Layer):
                            else kernels.batchnorm_forward_eval)
             eval_kernel(view, self.gamma, self.beta, out, self.running_mean, self.running_var,
                         self.eps, self._work(view))
+            self._cache = ("eval", view, x.shape)
         return out.reshape(x.shape)
+
+    def _var_factor(self, count):
+        """What the batch variance is multiplied by in the running variance (N/(N−1) if unbiased)."""
+        return count / (count - 1) if self.preset["unbiased"] and count > 1 else 1.0
+
+    def _update_running(self, mean, var, count):
+        """running ← momentum·running + (1 − momentum)·batch (the preset's variance)."""
+        m = self.momentum
+        self.running_mean *= m
+        self.running_mean += (1.0 - m) * mean
+        self.running_var *= m
+        self.running_var += (1.0 - m) * (var * self._var_factor(count))
+        self.buffers["trained"][()] = 1
 
     def backward(self, dout):
         if self._cache is None:
             self._need_forward("the normalised input")
+        if isinstance(self._cache[0], str):  # after an evaluation-mode forward
+            return self._backward_eval(dout)
         xhat, inv_std, shape = self._cache
         if dout.shape != shape:
             raise ValueError(f"dout has shape {dout.shape}, the forward output had {shape}")
@@ -163,6 +172,25 @@ class BatchNorm(Layer):
                            else kernels.batchnorm_backward)
         backward_kernel(d, xhat, self.gamma, inv_std, dx, self.dgamma, self.dbeta, self._work(xhat))
         return dx.reshape(shape)
+
+    def _backward_eval(self, dout):
+        """Backward after an evaluation-mode forward, where the layer is affine in x.
+
+        With r = 1/√(running_var + ε) and x̂ = (x − running_mean)·r:
+        ``dx = dout·γ·r``, ``dγ = Σ dout·x̂``, ``dβ = Σ dout`` (sums over the batch,
+        and over positions for per-channel 4-D input), computed in float64.
+        """
+        _, view, shape = self._cache
+        if dout.shape != shape:
+            raise ValueError(f"dout has shape {dout.shape}, the forward output had {shape}")
+        d = np.asarray(dout, dtype=np.float64).reshape(view.shape)
+        inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
+        axes, expand = ((0, 2), (slice(None), None)) if view.ndim == 3 else ((0,), (slice(None),))
+        xhat = (view - self.running_mean[expand]) * inv_std[expand]
+        self.dgamma[...] = np.sum(d * xhat, axis=axes)
+        self.dbeta[...] = np.sum(d, axis=axes)
+        dx = d * (self.gamma.astype(np.float64) * inv_std)[expand]
+        return dx.astype(view.dtype, copy=False).reshape(shape)
 
     def __repr__(self):
         return f"BatchNorm({self.gamma.shape[0]}, preset={self.preset_name!r}, momentum={self.momentum})"

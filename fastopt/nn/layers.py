@@ -207,8 +207,12 @@ class Softmax(Layer):
 class SoftmaxWithLoss(Layer):
     """Softmax then cross-entropy (the book's last layer).
 
-    ``forward(x, t)`` returns the mean loss; ``t`` holds class indices (N,) or
-    one-hot rows (N, C). ``backward()`` returns ``(y − t)/N``.
+    ``forward(x, t)`` returns the mean loss ``−Σ log(y[n, t_n] + 1e-7) / N``;
+    ``t`` holds class indices (N,) or one-hot rows (N, C). ``backward()``
+    returns ``(y − t)/N``. The loss equals the book's ``softmax`` and
+    ``cross_entropy_error`` to the bit: the exponentials, logarithms and row
+    sums are NumPy's; the steps between run as kernels
+    (``fastopt.reference.softmax`` gives the recipe).
     """
 
     def __init__(self):
@@ -216,17 +220,34 @@ class SoftmaxWithLoss(Layer):
 
     def forward(self, x, t, train=True):
         t = np.asarray(t)
+        if x.ndim != 2:
+            raise ValueError(f"SoftmaxWithLoss takes (N, C) scores, got shape {x.shape}")
         n, c = x.shape
         if t.shape == (n,):
             if t.dtype.kind not in "iu":
                 raise TypeError(f"labels t must be integers when given as indices, got {t.dtype}")
-            if n and (t.min() < 0 or t.max() >= c):
-                raise ValueError(f"labels t must lie in [0, {c}), got values in [{t.min()}, {t.max()}]")
-        elif t.shape != (n, c):
+            index = t
+        elif t.shape == (n, c):
+            index = t.argmax(axis=1) if n and c else None
+        else:
             raise ValueError(f"labels t must have shape ({n},) or ({n}, {c}), got {t.shape}")
-        self.t = t
-        self.y = softmax(x)
-        return cross_entropy_error(self.y, t)
+        if x.dtype.kind != "f" or not n or not c:  # nothing for the kernels to do
+            if index is t and n and (t.min() < 0 or t.max() >= c):
+                raise ValueError(f"labels t must lie in [0, {c}), got values in [{t.min()}, {t.max()}]")
+            self.y, self.t = softmax(x), t
+            return cross_entropy_error(self.y, t)
+        kernels = _backend.kernels()
+        x = np.ascontiguousarray(x)
+        e = np.empty_like(x)
+        kernels.softmax_shift(x, e)
+        np.exp(e, out=e)
+        sums = np.add.reduce(e, axis=1)
+        y, picks = np.empty_like(e), np.empty(n, e.dtype)
+        if kernels.softmax_pick(e, sums, index, y, picks):
+            raise ValueError(f"labels t must lie in [0, {c}), got values in [{t.min()}, {t.max()}]")
+        self.y, self.t = y, t
+        np.log(picks, out=picks)
+        return -np.sum(picks) / n
 
     def backward(self, dout=1):
         if self.y is None:
@@ -234,9 +255,13 @@ class SoftmaxWithLoss(Layer):
         n = self.y.shape[0]
         if self.t.shape == self.y.shape:
             return (self.y - self.t) / n
-        dx = self.y.copy()
-        dx[np.arange(n), self.t] -= 1
-        return dx / n
+        if self.y.dtype.kind != "f" or not self.y.size:
+            dx = self.y.copy()
+            dx[np.arange(n), self.t] -= 1
+            return dx / n
+        dx = np.empty_like(self.y)
+        _backend.kernels().softmax_xent_backward(self.y, self.t, dx)
+        return dx
 
 
 class SumSquaredError(Layer):

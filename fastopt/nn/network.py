@@ -9,6 +9,8 @@ model with one kernel call.
 import numpy as np
 
 from ..optim.flat import FlatParams
+from .dropout import Dropout
+from .fused import FusedHidden, stages
 from .layers import Affine, SoftmaxWithLoss
 
 
@@ -27,6 +29,10 @@ class Sequential:
         ``(layer_index, layer_name, local_name) -> str`` to name parameters.
     dtype : numpy dtype, optional
         Cast all parameters to this dtype (default: keep theirs).
+    fuse : bool, default True
+        Run each Affine → BatchNorm → ReLU [→ Dropout] as one fused stage in
+        training mode (:class:`fastopt.nn.fused.FusedHidden`): the same bits,
+        fewer passes and Python calls. ``False`` runs the layers one by one.
 
     Attributes
     ----------
@@ -36,7 +42,7 @@ class Sequential:
         Gradient views by name, filled by :meth:`gradient`.
     """
 
-    def __init__(self, layers, loss=None, *, param_names=None, dtype=None):
+    def __init__(self, layers, loss=None, *, param_names=None, dtype=None, fuse=True):
         named = [(None, layer) if not isinstance(layer, tuple) else layer for layer in layers]
         self.layers = [layer for _, layer in named]
         self.layer_names = [name for name, _ in named]
@@ -58,6 +64,7 @@ class Sequential:
         self.grads = self.params.grads if initial else {}
         for layer, name, local in owners:
             layer.bind(local, self.params[name], self.grads[name])
+        self.stages = stages(self.layers) if fuse else list(self.layers)
         self.last_loss = None
 
     def buffers(self):
@@ -74,8 +81,8 @@ class Sequential:
 
     def predict(self, x, train=False):
         """The network's output before the loss layer."""
-        for layer in self.layers:
-            x = layer.forward(x, train)
+        for stage in self.stages:
+            x = stage.forward(x, train)
         return x
 
     def loss(self, x, t, train=False):
@@ -96,10 +103,10 @@ class Sequential:
         """
         self.last_loss = self._train_loss(x, t)
         dout = self.loss_layer.backward(1)
-        for layer in reversed(self.layers[1:]):
-            dout = layer.backward(dout)
-        first = self.layers[0]
-        if isinstance(first, Affine):  # the input's gradient is not needed: skip its matmul
+        for stage in reversed(self.stages[1:]):
+            dout = stage.backward(dout)
+        first = self.stages[0]
+        if isinstance(first, (Affine, FusedHidden)):  # no input gradient needed: skip its matmul
             first.backward(dout, input_grad=False)
         else:
             first.backward(dout)
@@ -108,6 +115,47 @@ class Sequential:
 
     def _add_regularization_gradients(self):
         pass
+
+    def input_gradient(self, x, t, train=False):
+        """∂L/∂x: the gradient of the batch's mean loss with respect to the input.
+
+        ``L = loss_layer(predict(x, train), t)`` without :meth:`regularization`
+        (which does not depend on x). This is what FGSM needs:
+        ``x_adv = x + ε·sign(∂L/∂x)``.
+
+        Parameters
+        ----------
+        x : ndarray
+            Input batch, float32 or float64 (any shape the first layer takes).
+        t : ndarray
+            Labels (indices or one-hot).
+        train : bool, default False
+            Evaluation mode (the model as it is attacked at test time: batch
+            norm with its running statistics, dropout as its test-time scaling)
+            or training mode (batch statistics and a fresh dropout mask, which
+            advances the dropout counters).
+
+        Returns
+        -------
+        ndarray
+            ∂L/∂x, same shape as *x*.
+
+        Notes
+        -----
+        Side effect: backpropagation overwrites :attr:`grads` with the gradient
+        of this batch's loss (without regularization terms), and the layers'
+        caches hold this batch. :attr:`last_loss` is not changed. Call
+        :meth:`gradient` again before an optimizer step.
+        """
+        self.loss_layer.forward(self.predict(x, train), t)
+        dout = self.loss_layer.backward(1)
+        for layer in reversed(self.layers):
+            if not train and isinstance(layer, Dropout):
+                # evaluation-mode dropout is a constant scale: x·(1 − p) (book) or x (inverted)
+                dout = dout if layer.inverted else dout * dout.dtype.type(1 - layer.p)
+            else:
+                dout = layer.backward(dout)
+        return dout
 
     def accuracy(self, x, t, batch_size=None):
         """Share of rows whose arg-max output equals the label (indices or one-hot)."""

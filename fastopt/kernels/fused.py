@@ -1,0 +1,192 @@
+"""Fused hidden-layer kernels (Numba). Twins: ``fastopt.reference.fused``.
+
+One call does what a hidden layer of the book's extended network does around
+its matrix product: bias add, batch normalisation (training mode, with the
+running statistics), ReLU and dropout forward; and their backward plus the bias
+gradient. Every value is computed by the same operations in the same order as
+the separate kernels (``batchnorm``, ``activation``, ``dropout``), so a fused
+layer equals the unfused chain bit for bit (tested); fusion saves the Python
+work of four layers, their temporaries, and passes over the data: rows are
+finished while they are in cache, and the backward reads the ReLU/dropout
+mask off the forward's output instead of recomputing the hash.
+
+Above the batch-norm kernels' parallel threshold the public functions call
+the (parallel) separate kernels in turn: the same bits, more threads.
+"""
+import numba
+import numpy as np
+from numba import prange
+
+from ..reference.rng import GAMMA, SHIFT
+from . import activation, batchnorm, dropout
+from ._jit import chunk_bounds, elementwise, jit, jit_parallel, n_chunks
+from .batchnorm import _parts, _rows_of
+from .rng import mix64, stream_key
+
+_U0 = np.uint64(0)
+
+
+@jit
+def _add_bias_rows(r0, r1, h, bias):
+    d = np.uint64(h.shape[1])
+    for r in range(r0, r1):
+        hr = h[r]
+        for j in range(_U0, d):
+            hr[j] = hr[j] + bias[j]
+
+
+@jit
+def _relu_dropout(lo, hi, y, out, drop, seed, stream, threshold, scale):
+    """out = relu(y), then dropout_forward's operations on it when *drop*."""
+    zero = y.dtype.type(0)
+    if not drop:
+        for i in range(lo, hi):
+            v = y[i]
+            out[i] = zero if v <= 0 else v
+        return
+    ctr = stream_key(seed, stream) + lo * GAMMA
+    thr = np.uint64(threshold)
+    for i in range(lo, hi):
+        ctr += GAMMA
+        v = y[i]
+        v = zero if v <= 0 else v
+        v = v * scale
+        out[i] = v if (mix64(ctr) >> SHIFT) >= thr else zero
+
+
+@jit
+def _update_running(mean, var, running_mean, running_var, momentum, var_factor):
+    """running = momentum·running + (1 − momentum)·batch, NumPy's operations in order."""
+    keep = 1.0 - momentum
+    for j in range(_U0, np.uint64(mean.shape[0])):
+        running_mean[j] = running_mean[j] * momentum
+        running_mean[j] = running_mean[j] + keep * mean[j]
+        running_var[j] = running_var[j] * momentum
+        running_var[j] = running_var[j] + keep * (var[j] * var_factor)
+
+
+@jit
+def _masked_grad(lo, hi, dout, out, d, scale):
+    """d = dout·scale where the forward's output is nonzero, else 0.
+
+    out ≠ 0 exactly where ReLU passed (y > 0 or NaN) and dropout kept the
+    element (a kept y > 0 times scale ≥ 1 stays nonzero), so this equals
+    relu_backward(y, dropout_backward(dout)) without the hash.
+    """
+    zero = dout.dtype.type(0)
+    for i in range(lo, hi):
+        v = dout[i] * scale
+        d[i] = zero if out[i] == 0 else v
+
+
+@jit_parallel
+def _masked_grad_parallel(n, dout, *args):
+    for c in prange(n_chunks(n)):
+        lo, hi = chunk_bounds(c, n)
+        _masked_grad(lo, hi, dout, *args)
+
+
+_masked_grad_kernel = elementwise(_masked_grad, _masked_grad_parallel, "light")
+
+
+@jit
+def _column_sums(a, out):
+    """out = a.sum(axis=0), adding the rows in order (as NumPy does for axis 0)."""
+    n, d = a.shape
+    if n == 0:
+        out[:] = 0
+        return
+    first = a[0]
+    for j in range(_U0, np.uint64(d)):
+        out[j] = first[j]
+    for r in range(1, n):
+        ar = a[r]
+        for j in range(_U0, np.uint64(d)):
+            out[j] = out[j] + ar[j]
+
+
+@jit
+def _forward_serial(h, bias, gamma, beta, y, out, xhat, mean, var, inv_std, eps, running_mean,
+                    running_var, momentum, var_factor, work, drop, seed, stream, threshold, scale):
+    n, d = h.shape
+    part, _ = _parts(work, n, d)
+    for b in range(part.shape[0]):
+        r0, r1 = _rows_of(b, n)
+        _add_bias_rows(r0, r1, h, bias)
+        batchnorm._welford_block(b, h, part)
+    batchnorm._merge_blocks(n, part, mean, var)
+    batchnorm._finish(n, var, inv_std, eps)
+    _update_running(mean, var, running_mean, running_var, momentum, var_factor)
+    y1, out1 = y.reshape(-1), out.reshape(-1)
+    for r in range(n):
+        batchnorm._normalise_rows(r, r + 1, h, gamma, beta, y, xhat, mean, inv_std)
+        _relu_dropout(np.uint64(r * d), np.uint64((r + 1) * d), y1, out1, drop, seed, stream,
+                      threshold, scale)
+
+
+@jit
+def _backward_serial(dout, out, xhat, gamma, inv_std, scale, d, dx, dgamma, dbeta, dbias, work):
+    n, k = dout.shape
+    part, coef = _parts(work, n, k)
+    dout1, out1, d1 = dout.reshape(-1), out.reshape(-1), d.reshape(-1)
+    for b in range(part.shape[0]):
+        r0, r1 = _rows_of(b, n)
+        _masked_grad(np.uint64(r0 * k), np.uint64(r1 * k), dout1, out1, d1, scale)
+        batchnorm._sums_block(b, d, xhat, part)
+    batchnorm._add_blocks(part, coef[0], coef[1])
+    batchnorm._grad_coefs(n, gamma, inv_std, dgamma, dbeta, coef)
+    batchnorm._dx_rows(0, n, d, xhat, dx, coef)
+    _column_sums(dx, dbias)
+
+
+def _parallel(h):
+    return (h.size >= batchnorm.PARALLEL_ELEMENTS and h.shape[0] > batchnorm.ROW_BLOCK
+            and numba.get_num_threads() > 1)
+
+
+def bias_bn_relu_dropout_forward(h, bias, gamma, beta, y, out, xhat, mean, var, inv_std, eps,
+                                 running_mean, running_var, momentum, var_factor, work, drop, seed,
+                                 stream, threshold, scale):
+    """Training forward of a hidden layer after its matrix product ``h = x·W``.
+
+    ``h += bias`` (in place: h becomes the affine output); batch norm of h
+    into ``y`` (with ``xhat``, ``mean``, ``var``, ``inv_std`` as
+    ``batchnorm_forward_train``); the float64 running statistics
+    ``running ← momentum·running + (1 − momentum)·batch`` (the batch variance
+    times ``var_factor``: 1, or N/(N−1) for the unbiased form);
+    ``out = relu(y)``, then, when ``drop``, ``dropout_forward`` of ``out`` in
+    place with ``seed``, ``stream``, ``threshold`` (uint64), offset 0 and
+    ``scale``. h, y, out, xhat: (N, D) C-contiguous, one float dtype; bias,
+    gamma, beta: (D,) of that dtype; work: float64 scratch of
+    ``batchnorm_work_size(N, D)`` elements.
+    """
+    if _parallel(h):
+        np.add(h, bias, out=h)
+        batchnorm.batchnorm_forward_train(h, gamma, beta, y, xhat, mean, var, inv_std, eps, work)
+        _update_running(mean, var, running_mean, running_var, momentum, var_factor)
+        activation.relu_forward(y.reshape(-1), out.reshape(-1))
+        if drop:
+            dropout.dropout_forward(out.reshape(-1), out.reshape(-1), seed, stream, _U0,
+                                    threshold, scale)
+    else:
+        _forward_serial(h, bias, gamma, beta, y, out, xhat, mean, var, inv_std, eps, running_mean,
+                        running_var, momentum, var_factor, work, drop, seed, stream, threshold,
+                        scale)
+
+
+def bias_bn_relu_dropout_backward(dout, out, xhat, gamma, inv_std, scale, d, dx, dgamma, dbeta,
+                                  dbias, work):
+    """Backward of the same layer down to its matrix product.
+
+    ``d = dout·scale`` where the forward's ``out`` is nonzero, else 0 (ReLU
+    and dropout backward in one: see ``_masked_grad``); batch-norm backward of
+    d into ``dx``, ``dgamma``, ``dbeta`` (as ``batchnorm_backward``);
+    ``dbias = dx.sum(axis=0)``. d: (N, D) scratch of the dtype.
+    """
+    if _parallel(dout):
+        _masked_grad_kernel(dout.reshape(-1), out.reshape(-1), d.reshape(-1), scale)
+        batchnorm.batchnorm_backward(d, xhat, gamma, inv_std, dx, dgamma, dbeta, work)
+        np.sum(dx, axis=0, out=dbias)
+    else:
+        _backward_serial(dout, out, xhat, gamma, inv_std, scale, d, dx, dgamma, dbeta, dbias,
+                         work)

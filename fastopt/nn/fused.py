@@ -1,0 +1,142 @@
+"""Fused hidden layers: Affine → BatchNorm → ReLU [→ Dropout] as one training step.
+
+:class:`Sequential` groups every such run of layers into a :class:`FusedHidden`
+stage. In training mode the stage does one matrix product and one fused kernel
+forward (``bias_bn_relu_dropout_forward``), and one fused kernel plus the
+weight-gradient product backward; the results equal the separate layers' bit
+for bit (the kernels perform the same operations in the same order; tested).
+Evaluation mode, and inputs whose dtype would differ from the weights', run the
+layers one by one. The layers stay the source of truth: their parameters,
+running statistics, dropout counters and backward caches are the ones updated.
+"""
+import numpy as np
+
+from .. import _backend
+from ..reference.batchnorm import batchnorm_work_size
+from .batchnorm import BatchNorm
+from .dropout import Dropout
+from .layers import Affine, ReLU
+
+_ZERO = np.uint64(0)
+
+
+class FusedHidden:
+    """One hidden layer of the book's extended network, fused for training.
+
+    Parameters
+    ----------
+    affine : Affine
+    batchnorm : BatchNorm
+    relu : ReLU
+    dropout : Dropout, optional
+    """
+
+    def __init__(self, affine, batchnorm, relu, dropout=None):
+        self.affine, self.batchnorm, self.relu, self.dropout = affine, batchnorm, relu, dropout
+        self.layers = [layer for layer in (affine, batchnorm, relu, dropout) if layer is not None]
+        self._scratch = {}
+        self._fused = False
+        self._out = None
+
+    @classmethod
+    def take(cls, layers, i):
+        """The stage starting at ``layers[i]`` and how many layers it spans, or ``(None, 0)``."""
+        run = layers[i:i + 4]
+        if (len(run) >= 3 and type(run[0]) is Affine and type(run[1]) is BatchNorm
+                and type(run[2]) is ReLU):
+            dropout = run[3] if len(run) == 4 and type(run[3]) is Dropout else None
+            return cls(run[0], run[1], run[2], dropout), 3 + (dropout is not None)
+        return None, 0
+
+    def _buffers(self, n, d, dtype):
+        """Scratch arrays for an (n, d) batch, kept between steps (one batch shape at a time)."""
+        key = (n, d, dtype)
+        if key not in self._scratch:
+            self._scratch = {key: {
+                "h": np.empty((n, d), dtype), "y": np.empty((n, d), dtype),
+                "xhat": np.empty((n, d), dtype), "d": np.empty((n, d), dtype),
+                "dx": np.empty((n, d), dtype),
+                "stats": np.empty((3, d)), "work": np.empty(batchnorm_work_size(n, d))}}
+        return self._scratch[key]
+
+    def _dropout_args(self, dtype, stream):
+        """(drop, seed, stream, threshold, scale) of the dropout kernels for *stream*."""
+        drop = self.dropout
+        if drop is None:
+            return False, _ZERO, _ZERO, _ZERO, dtype.type(1)
+        return True, drop.seed, stream, drop.threshold, drop._scale(dtype)
+
+    def forward(self, x, train=True):
+        W = self.affine.W
+        x2 = x.reshape(x.shape[0], -1) if x.ndim else x
+        if not (train and x.ndim >= 2 and x2.shape[1] == W.shape[0] and x.shape[0] > 0
+                and np.result_type(x2, W) == W.dtype == self.batchnorm.gamma.dtype):
+            self._fused = False
+            for layer in self.layers:
+                x = layer.forward(x, train)
+            return x
+        n, d = x2.shape[0], W.shape[1]
+        bufs = self._buffers(n, d, W.dtype)
+        h, y, xhat = bufs["h"], bufs["y"], bufs["xhat"]
+        mean, var, inv_std = bufs["stats"]
+        out = np.empty((n, d), W.dtype)
+        np.matmul(x2, W, out=h)
+        bn, drop = self.batchnorm, self.dropout
+        stream = _ZERO
+        if drop is not None:
+            stream = np.uint64(drop.buffers["step"])
+            drop.buffers["step"] += np.uint64(1)
+        _backend.kernels().bias_bn_relu_dropout_forward(
+            h, self.affine.b, bn.gamma, bn.beta, y, out, xhat, mean, var, inv_std, bn.eps,
+            bn.running_mean, bn.running_var, bn.momentum, bn._var_factor(n), bufs["work"],
+            *self._dropout_args(W.dtype, stream))
+        bn.buffers["trained"][()] = 1
+        # leave each layer as its own forward would, so its own backward still works
+        self.affine.x, self.affine.original_x_shape = x2, x.shape
+        bn._cache = (xhat, inv_std, (n, d))
+        self.relu.x = y
+        if drop is not None:
+            drop._last = (stream, (n, d))
+        self._out = out  # the backward reads the ReLU/dropout mask off it
+        self._fused = True
+        return out
+
+    def backward(self, dout, input_grad=True):
+        """Gradients of every layer's parameters; the input's gradient unless ``input_grad=False``."""
+        if not self._fused:
+            for layer in reversed(self.layers[1:]):
+                dout = layer.backward(dout)
+            return self.affine.backward(dout, input_grad)
+        affine, bn = self.affine, self.batchnorm
+        W = affine.W
+        n, d = affine.x.shape[0], W.shape[1]
+        if dout.shape != (n, d):
+            raise ValueError(f"dout has shape {dout.shape}, the forward output had {(n, d)}")
+        bufs = self._buffers(n, d, W.dtype)
+        dout = np.ascontiguousarray(dout, dtype=W.dtype)
+        dx = bufs["dx"]
+        scale = self.dropout._scale(W.dtype) if self.dropout is not None else W.dtype.type(1)
+        _backend.kernels().bias_bn_relu_dropout_backward(
+            dout, self._out, bufs["xhat"], bn.gamma, bufs["stats"][2], scale, bufs["d"], dx,
+            bn.dgamma, bn.dbeta, affine.db, bufs["work"])
+        np.matmul(affine.x.T, dx, out=affine.dW, casting="same_kind")
+        if not input_grad:
+            return None
+        return (dx @ W.T).reshape(affine.original_x_shape)
+
+    def __repr__(self):
+        return "FusedHidden(" + ", ".join(repr(layer) for layer in self.layers) + ")"
+
+
+def stages(layers):
+    """*layers* with each fusable run replaced by a :class:`FusedHidden` stage."""
+    out, i = [], 0
+    while i < len(layers):
+        block, span = FusedHidden.take(layers, i)
+        if block is None:
+            out.append(layers[i])
+            i += 1
+        else:
+            out.append(block)
+            i += span
+    return out
