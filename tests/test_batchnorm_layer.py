@@ -63,11 +63,12 @@ def test_gradients_against_central_differences(preset):
     layer = nn.BatchNorm(gamma, beta, preset=preset)
     w = rng.standard_normal((6, 4))
     f = lambda: float(np.sum(layer.forward(x) * w))  # noqa: E731
-    num_x, num_g = numerical_gradient(f, x, h=1e-5), numerical_gradient(f, gamma, h=1e-5)
+    num = {name: numerical_gradient(f, a, h=1e-5) for name, a in (("x", x), ("gamma", gamma),
+                                                                   ("beta", beta))}
     layer.forward(x)
     dx = layer.backward(w)
-    np.testing.assert_allclose(dx, num_x, rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(layer.dgamma, num_g, rtol=1e-6, atol=1e-8)
+    for name, grad in (("x", dx), ("gamma", layer.dgamma), ("beta", layer.dbeta)):
+        np.testing.assert_allclose(grad, num[name], rtol=1e-7, atol=1e-7, err_msg=name)
 
 
 def test_float32_stays_float32():

@@ -67,3 +67,21 @@ BAD = [
 def test_bad_input(make, exc, match):
     with pytest.raises(exc, match=match):
         make()
+
+
+@pytest.mark.parametrize("inverted", [False, True])
+def test_gradient_against_central_differences(inverted):
+    """With the mask held fixed (the step counter reset before each forward)."""
+    from fastopt.nn.gradcheck import numerical_gradient
+
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((5, 6)), rng.standard_normal((5, 6))
+    layer = nn.Dropout(0.4, inverted=inverted, seed=9)
+
+    def f():
+        layer.buffers["step"][()] = 3
+        return float(np.sum(layer.forward(x) * w))
+
+    num = numerical_gradient(f, x, h=1e-5)
+    f()
+    np.testing.assert_allclose(layer.backward(w), num, rtol=1e-7, atol=1e-7)
