@@ -117,3 +117,28 @@ def test_missing_gradient_is_named():
     opt = book.SGD()
     with pytest.raises(ValueError, match="'b'"):
         opt.update({"W": np.ones(2), "b": np.ones(2)}, {"W": np.ones(2)})
+
+
+def test_one_book_optimizer_updates_several_networks():
+    """The book's batch_norm_test.py shares one SGD between networks with different parameters."""
+    from fastopt import book as fbook
+
+    rng = np.random.default_rng(0)
+    x, t = rng.random((8, 6)), rng.integers(0, 3, 8)
+    nets = [fbook.MultiLayerNetExtend(6, [5], 3, use_batchnorm=bn, seed=1) for bn in (True, False)]
+    alone = [fbook.MultiLayerNetExtend(6, [5], 3, use_batchnorm=bn, seed=1) for bn in (True, False)]
+    shared = fbook.Momentum(lr=0.1)
+    own = [fbook.Momentum(lr=0.1) for _ in alone]
+    for _ in range(3):
+        for net in nets:
+            shared.update(net.params, net.gradient(x, t))
+        for net, opt in zip(alone, own):
+            opt.update(net.params, net.gradient(x, t))
+    for net, ref in zip(nets, alone):  # different names: each network keeps its own state
+        for name in net.params:
+            np.testing.assert_array_equal(net.params[name], ref.params[name])
+    # same names and shapes: the arrays (and, as in the book, the state) pass to the new network
+    twin = fbook.MultiLayerNetExtend(6, [5], 3, use_batchnorm=False, seed=1)
+    before = {k: v.copy() for k, v in twin.params.items()}
+    shared.update(twin.params, twin.gradient(x, t))
+    assert not np.array_equal(twin.params["W1"], before["W1"])

@@ -21,7 +21,8 @@ class _BookOptimizer:
     _group_keys = {"lr": "lr"}
 
     def __init__(self):
-        self.optimizer = None  # the fastopt.optim optimizer, from the first update or bind()
+        self.optimizer = None  # the fastopt.optim optimizer of the latest update or bind()
+        self._optimizers = {}  # ((name, id(array)), ...) -> its optimizer
         self._scalars = {}
 
     def _make(self, arrays):
@@ -30,14 +31,27 @@ class _BookOptimizer:
     def bind(self, params):
         """Create the state for *params* now (the book creates it on the first update).
 
-        Returns the general :mod:`fastopt.optim` optimizer doing the work.
+        One book optimizer may update several networks, as the book's scripts
+        share one ``SGD``: a *params* whose names, shapes and dtypes match the
+        arrays the optimizer already updates takes them over together with
+        their state (what the book's dict-of-arrays state does); a *params*
+        with other names or shapes gets state of its own. Returns the general
+        :mod:`fastopt.optim` optimizer doing the work.
         """
         arrays = self._arrays(params)
-        if self.optimizer is None:
-            self.optimizer = self._make(arrays)
-        else:
-            self.optimizer._rebind(arrays)
-        return self.optimizer
+        key = tuple((name, id(a)) for name, a in arrays.items())
+        optimizer = self._optimizers.get(key)
+        if optimizer is None:
+            optimizer = next((o for o in set(self._optimizers.values())
+                              if _same_layout(o.params(), arrays)), None)
+            if optimizer is None:
+                optimizer = self._make(arrays)
+            else:
+                optimizer._rebind(arrays)
+                self._optimizers = {k: o for k, o in self._optimizers.items() if o is not optimizer}
+            self._optimizers[key] = optimizer
+        self.optimizer = optimizer
+        return optimizer
 
     def _arrays(self, params):
         arrays = {}
@@ -71,6 +85,12 @@ class _BookOptimizer:
         if self.optimizer is None:
             return None
         return {name: self.optimizer.state_view(name, key) for name in self.optimizer.param_names()}
+
+
+def _same_layout(old, new):
+    """Same names, and each array of the same shape and dtype."""
+    return old.keys() == new.keys() and all(
+        old[k].shape == new[k].shape and old[k].dtype == new[k].dtype for k in new)
 
 
 class SGD(_BookOptimizer):
