@@ -101,7 +101,7 @@ def _cmd_train(args):
 
 
 # Modules that add their own subcommand: each has ``register(subparsers)``.
-SUBCOMMAND_MODULES = ("fastopt.experiments._cli",)
+SUBCOMMAND_MODULES = ("fastopt.experiments._cli", "fastopt.bench._cli")
 
 
 def main(argv=None):

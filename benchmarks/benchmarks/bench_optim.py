@@ -1,74 +1,55 @@
-"""Time one optimizer step, per backend and parameter layout.
+"""One optimizer ``step()`` through the public API, per backend and parameter layout.
 
-Two tables drive the suite:
-
-``OPTIMIZERS``
-    one asv class per entry (``bench_optim.AdamStep``, ...), named ``<name>Step``;
-``LAYOUTS``
-    how the parameters are laid out; each class is parametrised over
-    ``backend x layout``.
-
-Layouts (all float32):
+One class per optimizer case of ``fastopt.bench.cases`` (``AdamStep``,
+``SgdStep``, ...; the fastopt class and arguments are the case's ``optimizer``,
+and ``setup`` checks that its step calls the case's kernel), parametrised over
+``backend x layout``:
 
 ``flat-1e6``, ``flat-1e7``
-    one array of 1e6 / 1e7 elements in a :class:`fastopt.FlatParams`;
+    one float32 array of 1e6 / 1e7 elements in a :class:`fastopt.FlatParams`;
     ``opt.step()`` is one kernel call.
 ``book-net``
     the book's 784-100-100-100-100-10 network as 10 separate arrays
-    (``W1..W5``, ``b1..b5``; 109,810 parameters) passed as a dict, with the
-    gradients as a dict: ``opt.step(grads)`` is 10 kernel calls plus
-    per-array validation.
+    (``W1..W5``, ``b1..b5``; 109,810 parameters) in a dict, gradients in a
+    dict: ``opt.step(grads)`` is 10 kernel calls plus per-array validation.
 ``book-net-flat``
     the same arrays in one FlatParams: ``opt.step()`` is one kernel call.
 
-Backends are a fixed list (``numba``, ``numpy``) so that result keys stay
-comparable across machines; a backend that does not import here is skipped
-(``setup`` raises ``NotImplementedError``, which asv reports as n/a).
+Methods: ``time_step``; ``peakmem_step`` (the process's peak resident memory,
+setup included: a step that allocates temporaries shows as growth over the
+parameters and state, e.g. the ``numpy`` backend on ``flat-1e7``); and
+``track_step_alloc`` (bytes NumPy allocated at peak during one step, traced
+with ``tracemalloc``: a compiled backend must report ~0 on a FlatParams).
 """
-import numpy as np
+import math
+import tracemalloc
 
 import fastopt
+from fastopt.bench import cases
 
-#: (name, shape) of the book's network (ch. 6: 784 -> 100 x 4 -> 10).
-BOOK_NET = [
-    ("W1", (784, 100)), ("b1", (100,)),
-    ("W2", (100, 100)), ("b2", (100,)),
-    ("W3", (100, 100)), ("b3", (100,)),
-    ("W4", (100, 100)), ("b4", (100,)),
-    ("W5", (100, 10)), ("b5", (10,)),
-]
+from ._common import class_name, make_class
 
-#: Parameter layouts. ``flat``: a FlatParams and ``opt.step()``; otherwise a
-#: dict of separate arrays and ``opt.step(grads)``.
+#: Parameter layouts: (name, [(param name, shape), ...], flat?).
 LAYOUTS = [
     {"name": "flat-1e6", "shapes": [("w", (1_000_000,))], "flat": True},
     {"name": "flat-1e7", "shapes": [("w", (10_000_000,))], "flat": True},
-    {"name": "book-net", "shapes": BOOK_NET, "flat": False},
-    {"name": "book-net-flat", "shapes": BOOK_NET, "flat": True},
+    {"name": "book-net", "shapes": list(cases.BOOK_NET), "flat": False},
+    {"name": "book-net-flat", "shapes": list(cases.BOOK_NET), "flat": True},
 ]
 for _layout in LAYOUTS:
-    _layout["size"] = sum(int(np.prod(shape)) for _, shape in _layout["shapes"])
-
-#: Optimizers: one benchmark class each. ``kwargs`` go to the constructor.
-OPTIMIZERS = [
-    {"name": "Adam", "kwargs": {"lr": 1e-3}},
-    {"name": "Momentum", "kwargs": {"lr": 1e-2, "momentum": 0.9}},
-]
-
-#: Backends benchmarked (others, e.g. cython, are left out on purpose).
-BACKENDS = ["numba", "numpy"]
-
-DTYPE = np.float32
+    _layout["size"] = sum(math.prod(shape) for _, shape in _layout["shapes"])
 LAYOUT_BY_NAME = {layout["name"]: layout for layout in LAYOUTS}
+
+#: Backends benchmarked (fixed so result keys stay comparable; unavailable ones are skipped).
+BACKENDS = list(cases.BACKENDS)
 
 
 def make_problem(layout, seed=0):
-    """(params, grads) for *layout*: a FlatParams and its ``.grads``, or two dicts."""
-    rng = np.random.default_rng(seed)
-    arrays = {name: rng.standard_normal(shape, dtype=DTYPE) * DTYPE(0.01)
-              for name, shape in layout["shapes"]}
-    grads = {name: rng.standard_normal(shape, dtype=DTYPE) * DTYPE(1e-3)
-             for name, shape in layout["shapes"]}
+    """(params, grads) for *layout*: a FlatParams and its ``.grads``, or two dicts (float32)."""
+    arrays = {name: cases.random_array(shape, seed + i, 0.1)
+              for i, (name, shape) in enumerate(layout["shapes"])}
+    grads = {name: cases.random_array(shape, 100 + seed + i, 1e-2)
+             for i, (name, shape) in enumerate(layout["shapes"])}
     if not layout["flat"]:
         return arrays, grads
     params = fastopt.FlatParams(arrays)
@@ -78,17 +59,12 @@ def make_problem(layout, seed=0):
 
 
 class _StepBenchmark:
-    """Base of the generated classes: ``optimizer`` and ``kwargs`` come from OPTIMIZERS.
+    """Base of the generated classes (the underscore keeps asv from collecting it)."""
 
-    The leading underscore keeps asv from collecting this class itself.
-    """
-
-    optimizer = None
-    kwargs = {}
+    case = None
     params = [BACKENDS, [layout["name"] for layout in LAYOUTS]]
     param_names = ["backend", "layout"]
-    # 1e7 elements with the numpy backend take ~0.1 s a step: a few samples suffice
-    timeout = 120
+    timeout = 300
 
     def setup(self, backend, layout_name):
         if backend not in fastopt.available_backends():
@@ -97,10 +73,14 @@ class _StepBenchmark:
         self._previous_backend = fastopt.get_backend()
         fastopt.set_backend(backend)
         params, grads = make_problem(layout)
-        self.opt = getattr(fastopt.optim, self.optimizer)(params, **self.kwargs)
-        # FlatParams: step() with no argument uses params.grads (one kernel call)
+        cls_name, kwargs = self.case.optimizer
+        self.opt = getattr(fastopt.optim, cls_name)(params, **kwargs)
+        kernel = self.opt._kernel_for(self.opt.param_groups[0])[0]
+        if kernel != self.case.kernel:
+            raise RuntimeError(f"optim.{cls_name}(**{kwargs}) calls {kernel!r}, "
+                               f"not the case's {self.case.kernel!r}")
         self.grads = None if layout["flat"] else grads
-        # warm up: compile (or load from numba's cache) and allocate workspaces
+        # warm up: compile (or load numba's cache) and allocate the state
         self.opt.step(self.grads)
         self.opt.step(self.grads)
 
@@ -112,20 +92,28 @@ class _StepBenchmark:
     def time_step(self, backend, layout_name):
         self.opt.step(self.grads)
 
+    def peakmem_step(self, backend, layout_name):
+        self.opt.step(self.grads)
 
-def _make_class(case):
-    name = f"{case['name']}Step"
-    cls = type(name, (_StepBenchmark,), {
-        "optimizer": case["name"],
-        "kwargs": dict(case["kwargs"]),
-        "__doc__": f"One ``fastopt.optim.{case['name']}(**{case['kwargs']!r}).step()``.",
-        "__module__": __name__,
-        "__qualname__": name,
+    def track_step_alloc(self, backend, layout_name):
+        tracemalloc.start()
+        try:
+            self.opt.step(self.grads)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return peak
+
+    track_step_alloc.unit = "bytes"
+
+
+for _case in cases.CASES:
+    if _case.family != "optimizer":
+        continue
+    _name = class_name(_case.id, "Step")
+    globals()[_name] = make_class(_name, _StepBenchmark, __name__, {
+        "case": _case,
+        "__doc__": f"One ``fastopt.optim.{_case.optimizer[0]}(**{_case.optimizer[1]!r}).step()`` "
+                   f"(kernel {_case.kernel!r}).",
     })
-    return name, cls
-
-
-for _case in OPTIMIZERS:
-    _name, _cls = _make_class(_case)
-    globals()[_name] = _cls
-del _case, _name, _cls, _layout
+del _case, _name, _layout

@@ -1,69 +1,56 @@
 """One whole training step of the book's network (issue 3's figure).
 
 784 -> 100 x 5 -> 10 with BatchNorm + ReLU + Dropout(0.2) per hidden layer,
-softmax cross-entropy, Adam, batch 100, float32: forward, backward into the
-flat gradient buffer, one fused optimizer call. Timed for each fastopt backend
-and for the same network in PyTorch eager mode (when torch is installed).
-Compare at one thread (``NUMBA_NUM_THREADS=1``; torch is set to one thread).
+softmax cross-entropy, Adam, batch 100, float32 (the ``train-step`` case of
+``fastopt.bench.cases``), parametrised over ``impl``:
+
+``numba``, ``cython``, ``numpy``
+    fastopt's ``book.MultiLayerNetExtend.gradient`` into the flat gradient
+    buffer + one fused ``optim.Adam.step()``, with that backend;
+``book-numpy``
+    the book's own NumPy code (``fastopt.bench.book_numpy``), float32;
+``torch``, ``torch-fused``
+    the same network in PyTorch eager mode, ``torch.optim.Adam`` with the
+    default (for-loop on CPU) or ``fused=True``.
+
+PyTorch and the BLAS get fastopt's thread count (``NUMBA_NUM_THREADS``);
+compare at one thread with ``NUMBA_NUM_THREADS=1 asv run ...``.
+``peakmem_step`` tracks the process's peak memory around a step.
 """
-import numpy as np
+from fastopt.bench import cases
 
-import fastopt
-from fastopt import book
+from ._common import match_threads
 
-BATCH, HIDDEN, DROPOUT = 100, [100] * 5, 0.2
-
-
-def _batch():
-    rng = np.random.default_rng(0)
-    return rng.random((BATCH, 784), dtype=np.float32), rng.integers(0, 10, BATCH)
+CASE = cases.case_by_id("train-step")
 
 
 class TrainStep:
-    params = [["numba", "numpy"]]
-    param_names = ["backend"]
+    """Whole training step, per implementation (fastopt backends, book NumPy, torch eager)."""
 
-    def setup(self, backend):
-        if backend not in fastopt.available_backends():
-            raise NotImplementedError(f"backend {backend!r} is not available here")
-        self._previous = fastopt.get_backend()
-        fastopt.set_backend(backend)
-        self.x, self.t = _batch()
-        self.net = book.MultiLayerNetExtend(784, HIDDEN, 10, use_batchnorm=True, use_dropout=True,
-                                            dropout_ration=DROPOUT, seed=0, dtype=np.float32,
-                                            dropout_seed=0)
-        self.opt = fastopt.optim.Adam(self.net.params, lr=1e-3)
-        self.time_step(backend)  # compile / warm up
+    params = [cases.implementations(CASE)]
+    param_names = ["impl"]
+    timeout = 300
 
-    def teardown(self, backend):
-        fastopt.set_backend(self._previous)
-
-    def time_step(self, backend):
-        self.net.gradient(self.x, self.t)
-        self.opt.step()
-
-
-class TorchTrainStep:
-    """The same network and step in PyTorch eager mode (1 thread), for the ratio."""
-
-    def setup(self):
+    def setup(self, impl):
+        self._restore = match_threads()
         try:
-            import torch
-        except ImportError:
-            raise NotImplementedError("torch is not installed") from None
-        torch.set_num_threads(1)
-        layers, sizes = [], [784] + HIDDEN
-        for a, b in zip(sizes, sizes[1:]):
-            layers += [torch.nn.Linear(a, b), torch.nn.BatchNorm1d(b), torch.nn.ReLU(),
-                       torch.nn.Dropout(DROPOUT)]
-        self.net = torch.nn.Sequential(*layers, torch.nn.Linear(100, 10))
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=1e-3)
-        x, t = _batch()
-        self.x, self.t = torch.from_numpy(x), torch.from_numpy(t)
-        self.loss = torch.nn.CrossEntropyLoss()
-        self.time_step()
+            self.bench = cases.build(CASE, CASE.sizes[0], impl)
+        except cases.Unavailable as exc:
+            self._restore()
+            raise NotImplementedError(str(exc)) from None
+        self._ctx = self.bench.active()
+        self._ctx.__enter__()
 
-    def time_step(self):
-        self.opt.zero_grad()
-        self.loss(self.net(self.x), self.t).backward()
-        self.opt.step()
+    def teardown(self, impl):
+        ctx = getattr(self, "_ctx", None)
+        if ctx is not None:
+            ctx.__exit__(None, None, None)
+        restore = getattr(self, "_restore", None)
+        if restore is not None:
+            restore()
+
+    def time_step(self, impl):
+        self.bench()
+
+    def peakmem_step(self, impl):
+        self.bench()

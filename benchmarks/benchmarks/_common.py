@@ -1,0 +1,45 @@
+"""Helpers shared by the generated asv suites (not collected: leading underscore).
+
+Thread counts: asv runs with the environment's ``NUMBA_NUM_THREADS`` (fastopt's
+kernels); ``match_threads`` gives PyTorch and the BLAS the same count, so a
+comparison is like for like. ``NUMBA_NUM_THREADS=1 asv run ...`` for one thread.
+"""
+import re
+import sys
+
+import fastopt
+
+
+def class_name(case_id, suffix=""):
+    """``"batchnorm-fwd"`` -> ``"BatchnormFwd"`` (+ *suffix*)."""
+    return "".join(part.capitalize() for part in re.split(r"[^0-9A-Za-z]+", case_id) if part) + suffix
+
+
+def match_threads():
+    """Give PyTorch (when imported) and the BLAS fastopt's thread count; returns an undo function."""
+    n = fastopt.get_num_threads()
+    undo = []
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        undo.append(lambda: torch.set_num_threads(before))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        limiter = threadpool_limits(limits=n, user_api="blas")
+        undo.append(limiter.restore_original_limits)
+
+    def restore():
+        for fn in reversed(undo):
+            fn()
+
+    return restore
+
+
+def make_class(name, base, module, attrs):
+    """A benchmark class *name* derived from *base*, placed in *module* (asv looks there)."""
+    cls = type(name, (base,), {**attrs, "__module__": module, "__qualname__": name})
+    return cls

@@ -1,0 +1,428 @@
+"""The book's code in plain NumPy: a peer for the benchmarks.
+
+*Deep Learning from Scratch*'s ``common/optimizer.py`` (SGD, Momentum,
+Nesterov, AdaGrad, RMSprop, Adam), the layers of ``common/layers.py`` that
+``MultiLayerNetExtend`` uses (Affine, Relu, BatchNormalization, Dropout,
+SoftmaxWithLoss) and ``common/multi_layer_net_extend.py`` itself, written out
+operation by operation as the book evaluates them, temporaries included: this
+is what "the book's NumPy code" costs. Nothing here calls fastopt.
+
+Differences from the book, none of which changes the work done:
+
+* ``MultiLayerNetExtend`` takes ``dtype`` (the book's arrays are float64 from
+  ``np.random.randn``; the benchmarks cast the initial parameters to float32)
+  and ``seed`` (weights and dropout masks from a private
+  ``np.random.RandomState`` instead of the global one, same calls).
+* ``Nesterov`` is the book's corrected form (2021 errata), the order fastopt's
+  ``fastopt.book.Nesterov`` follows.
+* Under NumPy 2 (NEP 50) the book's ``lr_t`` (a NumPy float64) makes Adam's
+  last update run in float64 for float32 parameters, exactly as the book's
+  code does when run on NumPy 2.
+"""
+# The book's code as printed: keep its idioms (``dict.keys()``, unused unpacking, parentheses).
+# ruff: noqa: SIM118, RUF059, UP034
+from collections import OrderedDict
+
+import numpy as np
+
+# ----------------------------------------------------------------- common/optimizer.py
+
+
+class SGD:
+    """Stochastic gradient descent: ``W <- W - lr·dW``."""
+
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def update(self, params, grads):
+        for key in params.keys():
+            params[key] -= self.lr * grads[key]
+
+
+class Momentum:
+    """Heavy-ball momentum: ``v <- momentum·v - lr·dW; W <- W + v``."""
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr = lr
+        self.momentum = momentum
+        self.v = None
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = {}
+            for key, val in params.items():
+                self.v[key] = np.zeros_like(val)
+        for key in params.keys():
+            self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
+            params[key] += self.v[key]
+
+
+class Nesterov:
+    """Nesterov's accelerated gradient, the book's (corrected) form."""
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr = lr
+        self.momentum = momentum
+        self.v = None
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = {}
+            for key, val in params.items():
+                self.v[key] = np.zeros_like(val)
+        for key in params.keys():
+            params[key] += self.momentum * self.momentum * self.v[key]
+            params[key] -= (1 + self.momentum) * self.lr * grads[key]
+            self.v[key] *= self.momentum
+            self.v[key] -= self.lr * grads[key]
+
+
+class AdaGrad:
+    """AdaGrad: ``h <- h + dW²; W <- W - lr·dW/(√h + 1e-7)``."""
+
+    def __init__(self, lr=0.01):
+        self.lr = lr
+        self.h = None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {}
+            for key, val in params.items():
+                self.h[key] = np.zeros_like(val)
+        for key in params.keys():
+            self.h[key] += grads[key] * grads[key]
+            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
+
+
+class RMSprop:
+    """RMSprop: ``h <- ρh + (1-ρ)dW²; W <- W - lr·dW/(√h + 1e-7)``."""
+
+    def __init__(self, lr=0.01, decay_rate=0.99):
+        self.lr = lr
+        self.decay_rate = decay_rate
+        self.h = None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {}
+            for key, val in params.items():
+                self.h[key] = np.zeros_like(val)
+        for key in params.keys():
+            self.h[key] *= self.decay_rate
+            self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
+            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
+
+
+class Adam:
+    """Adam, the book's form (ε = 1e-7 on the uncorrected √v)."""
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        self.lr = lr
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.iter = 0
+        self.m = None
+        self.v = None
+
+    def update(self, params, grads):
+        if self.m is None:
+            self.m, self.v = {}, {}
+            for key, val in params.items():
+                self.m[key] = np.zeros_like(val)
+                self.v[key] = np.zeros_like(val)
+        self.iter += 1
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
+        for key in params.keys():
+            self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
+            self.v[key] += (1 - self.beta2) * (grads[key] ** 2 - self.v[key])
+            params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + 1e-7)
+
+
+OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam)}
+
+# ----------------------------------------------------------------- common/functions.py
+
+
+def softmax(x):
+    """Row-wise softmax with the max subtracted."""
+    x = x - np.max(x, axis=-1, keepdims=True)
+    return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
+
+
+def cross_entropy_error(y, t):
+    """Mean cross-entropy of probabilities *y* for labels (or one-hot) *t*."""
+    if y.ndim == 1:
+        t = t.reshape(1, t.size)
+        y = y.reshape(1, y.size)
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    batch_size = y.shape[0]
+    return -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size
+
+# ----------------------------------------------------------------- common/layers.py
+
+
+class Relu:
+    """ReLU with a stored boolean mask."""
+
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x):
+        self.mask = (x <= 0)
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout):
+        dout[self.mask] = 0
+        dx = dout
+        return dx
+
+
+class Affine:
+    """``out = x·W + b``."""
+
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+        self.x = None
+        self.original_x_shape = None
+        self.dW = None
+        self.db = None
+
+    def forward(self, x):
+        self.original_x_shape = x.shape
+        x = x.reshape(x.shape[0], -1)
+        self.x = x
+        out = np.dot(self.x, self.W) + self.b
+        return out
+
+    def backward(self, dout):
+        dx = np.dot(dout, self.W.T)
+        self.dW = np.dot(self.x.T, dout)
+        self.db = np.sum(dout, axis=0)
+        dx = dx.reshape(*self.original_x_shape)
+        return dx
+
+
+class SoftmaxWithLoss:
+    """Softmax followed by the cross-entropy loss."""
+
+    def __init__(self):
+        self.loss = None
+        self.y = None
+        self.t = None
+
+    def forward(self, x, t):
+        self.t = t
+        self.y = softmax(x)
+        self.loss = cross_entropy_error(self.y, self.t)
+        return self.loss
+
+    def backward(self, dout=1):
+        batch_size = self.t.shape[0]
+        if self.t.size == self.y.size:
+            dx = (self.y - self.t) / batch_size
+        else:
+            dx = self.y.copy()
+            dx[np.arange(batch_size), self.t] -= 1
+            dx = dx / batch_size
+        return dx
+
+
+class Dropout:
+    """The book's (non-inverted) dropout with a stored boolean mask."""
+
+    def __init__(self, dropout_ratio=0.5, random=np.random):
+        self.dropout_ratio = dropout_ratio
+        self.mask = None
+        self._random = random
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = self._random.rand(*x.shape) > self.dropout_ratio
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+class BatchNormalization:
+    """The book's batch normalisation (eps 10e-7, biased running variance)."""
+
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+        self.gamma = gamma
+        self.beta = beta
+        self.momentum = momentum
+        self.input_shape = None
+        self.running_mean = running_mean
+        self.running_var = running_var
+        self.batch_size = None
+        self.xc = None
+        self.std = None
+        self.dgamma = None
+        self.dbeta = None
+
+    def forward(self, x, train_flg=True):
+        self.input_shape = x.shape
+        if x.ndim != 2:
+            N = x.shape[0]
+            x = x.reshape(N, -1)
+        out = self._forward(x, train_flg)
+        return out.reshape(*self.input_shape)
+
+    def _forward(self, x, train_flg):
+        if self.running_mean is None:
+            N, D = x.shape
+            self.running_mean = np.zeros(D)
+            self.running_var = np.zeros(D)
+        if train_flg:
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = np.mean(xc ** 2, axis=0)
+            std = np.sqrt(var + 10e-7)
+            xn = xc / std
+            self.batch_size = x.shape[0]
+            self.xc = xc
+            self.xn = xn
+            self.std = std
+            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        else:
+            xc = x - self.running_mean
+            xn = xc / ((np.sqrt(self.running_var + 10e-7)))
+        out = self.gamma * xn + self.beta
+        return out
+
+    def backward(self, dout):
+        if dout.ndim != 2:
+            N = dout.shape[0]
+            dout = dout.reshape(N, -1)
+        dx = self._backward(dout)
+        dx = dx.reshape(*self.input_shape)
+        return dx
+
+    def _backward(self, dout):
+        dbeta = dout.sum(axis=0)
+        dgamma = np.sum(self.xn * dout, axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        dstd = -np.sum((dxn * self.xc) / (self.std * self.std), axis=0)
+        dvar = 0.5 * dstd / self.std
+        dxc += (2.0 / self.batch_size) * self.xc * dvar
+        dmu = np.sum(dxc, axis=0)
+        dx = dxc - dmu / self.batch_size
+        self.dgamma = dgamma
+        self.dbeta = dbeta
+        return dx
+
+# ----------------------------------------------------------------- common/multi_layer_net_extend.py
+
+
+class MultiLayerNetExtend:
+    """The book's extended fully connected network (Affine → [BatchNorm] → ReLU → [Dropout]) × L.
+
+    Parameters
+    ----------
+    input_size, hidden_size_list, output_size, activation, weight_init_std,
+    weight_decay_lambda, use_dropout, dropout_ration, use_batchnorm
+        As in the book (only ``activation='relu'`` is provided here).
+    dtype : numpy dtype, optional
+        Cast the initial parameters to this dtype (the book: float64).
+    seed : int, optional
+        Draw weights and dropout masks from ``np.random.RandomState(seed)``
+        instead of the global ``np.random``.
+    """
+
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
+                 weight_init_std="relu", weight_decay_lambda=0, use_dropout=False,
+                 dropout_ration=0.5, use_batchnorm=False, *, dtype=None, seed=None):
+        if activation != "relu":
+            raise ValueError("only activation='relu' is provided here")
+        self.input_size = input_size
+        self.output_size = output_size
+        self.hidden_size_list = list(hidden_size_list)
+        self.hidden_layer_num = len(hidden_size_list)
+        self.use_dropout = use_dropout
+        self.weight_decay_lambda = weight_decay_lambda
+        self.use_batchnorm = use_batchnorm
+        self.params = {}
+        self._random = np.random if seed is None else np.random.RandomState(seed)
+        self._dtype = dtype
+        self._init_weight(weight_init_std)
+
+        self.layers = OrderedDict()
+        for idx in range(1, self.hidden_layer_num + 1):
+            self.layers["Affine" + str(idx)] = Affine(self.params["W" + str(idx)],
+                                                      self.params["b" + str(idx)])
+            if self.use_batchnorm:
+                self.params["gamma" + str(idx)] = self._cast(np.ones(hidden_size_list[idx - 1]))
+                self.params["beta" + str(idx)] = self._cast(np.zeros(hidden_size_list[idx - 1]))
+                self.layers["BatchNorm" + str(idx)] = BatchNormalization(
+                    self.params["gamma" + str(idx)], self.params["beta" + str(idx)])
+            self.layers["Activation_function" + str(idx)] = Relu()
+            if self.use_dropout:
+                self.layers["Dropout" + str(idx)] = Dropout(dropout_ration, self._random)
+        idx = self.hidden_layer_num + 1
+        self.layers["Affine" + str(idx)] = Affine(self.params["W" + str(idx)],
+                                                  self.params["b" + str(idx)])
+        self.last_layer = SoftmaxWithLoss()
+
+    def _cast(self, a):
+        return a if self._dtype is None else a.astype(self._dtype)
+
+    def _init_weight(self, weight_init_std):
+        all_size_list = [self.input_size] + self.hidden_size_list + [self.output_size]
+        for idx in range(1, len(all_size_list)):
+            scale = weight_init_std
+            if str(weight_init_std).lower() in ("relu", "he"):
+                scale = np.sqrt(2.0 / all_size_list[idx - 1])
+            elif str(weight_init_std).lower() in ("sigmoid", "xavier"):
+                scale = np.sqrt(1.0 / all_size_list[idx - 1])
+            self.params["W" + str(idx)] = self._cast(
+                scale * self._random.randn(all_size_list[idx - 1], all_size_list[idx]))
+            self.params["b" + str(idx)] = self._cast(np.zeros(all_size_list[idx]))
+
+    def predict(self, x, train_flg=False):
+        for key, layer in self.layers.items():
+            if "Dropout" in key or "BatchNorm" in key:
+                x = layer.forward(x, train_flg)
+            else:
+                x = layer.forward(x)
+        return x
+
+    def loss(self, x, t, train_flg=False):
+        y = self.predict(x, train_flg)
+        weight_decay = 0
+        for idx in range(1, self.hidden_layer_num + 2):
+            W = self.params["W" + str(idx)]
+            weight_decay += 0.5 * self.weight_decay_lambda * np.sum(W ** 2)
+        return self.last_layer.forward(y, t) + weight_decay
+
+    def accuracy(self, X, T):
+        Y = self.predict(X, train_flg=False)
+        Y = np.argmax(Y, axis=1)
+        if T.ndim != 1:
+            T = np.argmax(T, axis=1)
+        return np.sum(Y == T) / float(X.shape[0])
+
+    def gradient(self, x, t):
+        """Gradients of the loss by backpropagation, as a dict keyed like ``params``."""
+        self.loss(x, t, train_flg=True)
+        dout = 1
+        dout = self.last_layer.backward(dout)
+        layers = list(self.layers.values())
+        layers.reverse()
+        for layer in layers:
+            dout = layer.backward(dout)
+        grads = {}
+        for idx in range(1, self.hidden_layer_num + 2):
+            grads["W" + str(idx)] = (self.layers["Affine" + str(idx)].dW
+                                     + self.weight_decay_lambda * self.params["W" + str(idx)])
+            grads["b" + str(idx)] = self.layers["Affine" + str(idx)].db
+            if self.use_batchnorm and idx != self.hidden_layer_num + 1:
+                grads["gamma" + str(idx)] = self.layers["BatchNorm" + str(idx)].dgamma
+                grads["beta" + str(idx)] = self.layers["BatchNorm" + str(idx)].dbeta
+        return grads

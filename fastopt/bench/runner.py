@@ -1,0 +1,339 @@
+"""Time every case of :mod:`fastopt.bench.cases` for every implementation.
+
+For each thread count, for each case and size, every available implementation
+is built (and run twice: compile or load Numba's cache, allocate), then timed
+in ``rounds`` interleaved rounds — the streaming bound first, then fastopt's
+backends, then the peers — so that a burst of load from another process lands
+on all of them alike. A sample is the mean time of ``number`` back-to-back
+calls (``number`` chosen so that a sample lasts about ``min_time``), with the
+garbage collector off; the result is the median of all samples, with the
+quartiles as the spread.
+
+Threads: ``fastopt.set_num_threads(n)`` (Numba's kernels and the bound),
+``torch.set_num_threads(n)`` and, when threadpoolctl is installed, the BLAS
+threads of NumPy's matrix products; all three are recorded.
+"""
+import contextlib
+import gc
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+from .. import __version__
+from . import cases as _cases
+
+#: Settings of a full run and of ``--quick``.
+FULL = {"rounds": 3, "repeat": 5, "min_time": 0.02, "round_budget": 1.0}
+QUICK = {"rounds": 1, "repeat": 5, "min_time": 0.004, "round_budget": 0.08}
+#: Optimizer cases in ``--quick`` (the others need the full run).
+QUICK_OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+
+
+def select(quick=False, case_ids=None):
+    """[(case, size), ...] to run: every case and size, or the quick subset.
+
+    Parameters
+    ----------
+    quick : bool
+        Only sizes marked ``quick`` and the optimizers of ``QUICK_OPTIMIZERS``.
+    case_ids : iterable of str, optional
+        Only these cases.
+    """
+    wanted = None if case_ids is None else set(case_ids)
+    if wanted is not None:
+        for cid in wanted:
+            _cases.case_by_id(cid)  # raises on an unknown id
+    rows = []
+    for case in _cases.CASES:
+        if wanted is not None and case.id not in wanted:
+            continue
+        if quick and wanted is None and case.family == "optimizer" and case.id not in QUICK_OPTIMIZERS:
+            continue
+        for size in case.sizes:
+            if quick and not size.quick:
+                continue
+            rows.append((case, size))
+    return rows
+
+
+def measure(fn, *, repeat, min_time, budget, number=None):
+    """Samples (seconds per call) of *fn*.
+
+    Parameters
+    ----------
+    fn : callable
+        Called without arguments; already warmed up.
+    repeat : int
+        Samples to take (at least 3 are taken even past *budget*).
+    min_time : float
+        Target seconds per sample; fixes ``number`` (calls per sample) from one
+        timed call when *number* is None.
+    budget : float
+        Stop after this many seconds once 3 samples are in.
+    number : int, optional
+
+    Returns
+    -------
+    (list of float, int)
+        The samples and ``number``.
+    """
+    if number is None:
+        t0 = time.perf_counter()
+        fn()
+        once = time.perf_counter() - t0
+        number = max(1, min(100_000, math.ceil(min_time / max(once, 1e-7))))
+    samples = []
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        while len(samples) < repeat:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples.append((time.perf_counter() - t0) / number)
+            if len(samples) >= 3 and time.perf_counter() - start > budget:
+                break
+    finally:
+        if enabled:
+            gc.enable()
+    return samples, number
+
+
+@contextlib.contextmanager
+def threads(n):
+    """Run fastopt's kernels, PyTorch and the BLAS on *n* threads inside the block.
+
+    Yields a dict of what was set (``fastopt``, ``torch``, ``blas``; None where
+    not applicable).
+    """
+    from .. import _threads
+
+    state = {"fastopt": None, "torch": None, "blas": None}
+    restore = []
+    try:
+        import numba
+    except ImportError:
+        numba = None
+    if numba is not None:
+        before = _threads.get_num_threads()
+        _threads.set_num_threads(n)
+        restore.append(lambda: _threads.set_num_threads(before))
+        state["fastopt"] = n
+    if "torch" in sys.modules:  # only when a peer needs it; importing torch is slow
+        torch = sys.modules["torch"]
+        before_t = torch.get_num_threads()
+        torch.set_num_threads(n)
+        restore.append(lambda: torch.set_num_threads(before_t))
+        state["torch"] = n
+    limiter = None
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        limiter = threadpool_limits(limits=n, user_api="blas")
+        state["blas"] = n
+    try:
+        yield state
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+        for undo in reversed(restore):
+            undo()
+
+
+def _import_torch():
+    """Import torch up front (when installed) so the thread settings reach it."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return None
+    return sys.modules["torch"]
+
+
+def machine_info():
+    """The machine, the versions and the thread defaults, for the JSON."""
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "fastopt": __version__}
+    try:
+        info["affinity"] = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        pass
+    import numpy
+
+    info["numpy"] = numpy.__version__
+    for mod in ("numba", "torch", "threadpoolctl"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except ImportError:
+            info[mod] = None
+    from .. import _backend
+
+    info["backends"] = _backend.available_backends()
+    info["env"] = {k: os.environ[k] for k in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+                                               "FASTOPT_PARALLEL_THRESHOLD", "GOMP_SPINCOUNT")
+                   if k in os.environ}
+    try:
+        import numba
+
+        info["max_threads"] = numba.config.NUMBA_NUM_THREADS
+        info["threading_layer"] = _threading_layer()
+    except ImportError:
+        info["max_threads"] = 1
+    info["load_average"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    return info
+
+
+def _threading_layer():
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        return None
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def run(*, quick=False, thread_counts=None, case_ids=None, impls=None, rounds=None, repeat=None,
+        min_time=None, startup=None, progress=None):
+    """Time the selected cases and return the results (see :mod:`fastopt.bench.report`).
+
+    Parameters
+    ----------
+    quick : bool
+        The quick subset and settings (``QUICK``), about 20 s.
+    thread_counts : list of int, optional
+        Run everything once per thread count (default: the current count).
+    case_ids : list of str, optional
+        Only these cases (default: all, or the quick subset).
+    impls : list of str, optional
+        Only these implementations (the bound is always kept for the % column).
+    rounds, repeat, min_time : optional
+        Override the settings of ``FULL`` / ``QUICK``.
+    startup : bool, optional
+        Also time ``import fastopt`` and import + first step in fresh processes,
+        Numba cache warm and cold (:mod:`fastopt.bench.startup`; about 15 s).
+        Default: in a full run of every case, not in ``--quick``.
+    progress : callable, optional
+        Called with a line of text as work proceeds (e.g. ``print`` to stderr).
+
+    Returns
+    -------
+    dict
+        ``{"machine": ..., "settings": ..., "runs": [{"threads": ..., "results": [...]}, ...]}``
+    """
+    from .. import _threads
+
+    settings = dict(QUICK if quick else FULL)
+    for key, value in (("rounds", rounds), ("repeat", repeat), ("min_time", min_time)):
+        if value is not None:
+            settings[key] = value
+    if settings["rounds"] < 1 or settings["repeat"] < 1 or settings["min_time"] <= 0:
+        raise ValueError("rounds and repeat must be >= 1 and min_time > 0")
+    if thread_counts is None:
+        thread_counts = [_threads.get_num_threads()]
+    thread_counts = [int(n) for n in thread_counts]
+    max_threads = _max_threads()
+    for n in thread_counts:
+        if not 1 <= n <= max_threads:
+            raise ValueError(f"thread count {n} is outside 1..{max_threads} "
+                             "(NUMBA_NUM_THREADS caps it)")
+    rows = select(quick, case_ids)
+    if impls is not None:
+        impls = set(impls) | {"bound"}
+    say = progress or (lambda line: None)
+    need_torch = any(p.startswith("torch") for case, _ in rows for p in case.peers)
+    if need_torch and (impls is None or any(i.startswith("torch") for i in impls)):
+        _import_torch()
+    started = time.time()
+    out = {"machine": machine_info(), "settings": {**settings, "quick": quick},
+           "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": []}
+    for n in thread_counts:
+        with threads(n) as state:
+            say(f"threads: fastopt {state['fastopt']}, torch {state['torch']}, "
+                f"BLAS {state['blas'] or 'default'}")
+            results = []
+            for case, size in rows:
+                results.extend(_run_row(case, size, impls, settings, say))
+            out["runs"].append({"threads": n, "thread_state": state, "results": results})
+    if startup is None:
+        startup = not quick and case_ids is None and impls is None
+    if startup:
+        from . import startup as _startup
+
+        say("start-up: fresh processes, Numba cache warm and cold")
+        out["startup"] = _startup.measure(caches=("warm", "cold"))
+    out["machine"]["threading_layer"] = out["machine"].get("threading_layer") or \
+        (_threading_layer() if "numba" in sys.modules else None)
+    out["seconds"] = time.time() - started
+    return out
+
+
+def _max_threads():
+    try:
+        import numba
+    except ImportError:
+        return os.cpu_count() or 1
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def _run_row(case, size, impls, settings, say):
+    """Build and time every implementation of one (case, size), interleaved."""
+    names = [i for i in _cases.implementations(case) if impls is None or i in impls]
+    built, records = [], {}
+    for impl in names:
+        rec = {"case": case.id, "family": case.family, "title": case.title, "size": size.label,
+               "elements": size.elements, "bytes_per_elem": case.bytes_per_elem, "impl": impl,
+               "samples": [], "number": None, "error": None, "note": ""}
+        records[impl] = rec
+        try:
+            bench = _cases.build(case, size, impl)
+        except _cases.Unavailable as exc:
+            rec["error"] = str(exc)
+            continue
+        rec["note"] = bench.note
+        built.append(bench)
+    for _ in range(settings["rounds"]):
+        for bench in built:
+            rec = records[bench.impl]
+            with bench.active():
+                samples, number = measure(bench, repeat=settings["repeat"],
+                                          min_time=settings["min_time"],
+                                          budget=settings["round_budget"], number=rec["number"])
+            rec["samples"].extend(samples)
+            rec["number"] = number
+    del built
+    gc.collect()
+    for rec in records.values():
+        s = sorted(rec["samples"])
+        if s:
+            rec["median_s"] = statistics.median(s)
+            q = statistics.quantiles(s, n=4) if len(s) >= 2 else [s[0]] * 3
+            rec["q1_s"], rec["q3_s"] = q[0], q[2]
+            rec["min_s"] = s[0]
+    shown = ", ".join(f"{r['impl']} {_fmt_time(r['median_s'])}" for r in records.values()
+                      if r.get("median_s") is not None)
+    say(f"  {case.id} {size.label}: {shown}")
+    return list(records.values())
+
+
+def _fmt_time(seconds):
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} us"

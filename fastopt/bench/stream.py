@@ -1,0 +1,149 @@
+"""The streaming bound: in-place kernels that move given bytes and compute nothing else.
+
+``stream_<k>_<r>`` updates ``k`` float32 arrays in place, ``a_i <- a_i·s + b``
+(``+ c`` too with two read-only arrays), reading ``r`` more: it moves
+``4·(2k + r)`` bytes per element, the same as the case it bounds (Adam:
+k = 3 — p, m, v — and r = 1 — g — so 28 B/elem). It runs like fastopt's
+kernels: serially below the parallel threshold or with one thread, else
+``prange`` over ``CHUNK``-sized pieces on ``numba.get_num_threads()`` threads.
+Its time at the case's size is the fastest the case could run on this machine
+with these threads; a kernel's "% of bound" is ``t_bound / t_kernel``.
+
+The multiplier ``s`` is 1: values stay put, so repeated calls never reach
+denormals or infinities.
+
+Needs Numba (else :class:`~fastopt.bench.cases.Unavailable`). Compiled on first
+use, cached on disk like fastopt's kernels.
+"""
+import numpy as np
+
+from .cases import DTYPE, Bench, Unavailable, random_array
+
+try:
+    import numba
+    from numba import prange
+
+    from ..kernels._jit import CHUNK, HEAVY_THRESHOLD, JIT_OPTIONS
+except ImportError as _exc:  # the bound is then unavailable; the rest of the bench runs
+    numba = None
+    _IMPORT_ERROR = str(_exc)
+else:
+    _serial = numba.njit(**JIT_OPTIONS)
+    _parallel = numba.njit(parallel=True, **JIT_OPTIONS)
+
+    @_serial
+    def _s10(lo, hi, a, s):
+        for i in range(lo, hi):
+            a[i] = a[i] * s
+
+    @_serial
+    def _s11(lo, hi, a, b, s):
+        for i in range(lo, hi):
+            a[i] = a[i] * s + b[i]
+
+    @_serial
+    def _s21(lo, hi, a1, a2, b, s):
+        for i in range(lo, hi):
+            x = b[i]
+            a1[i] = a1[i] * s + x
+            a2[i] = a2[i] * s + x
+
+    @_serial
+    def _s31(lo, hi, a1, a2, a3, b, s):
+        for i in range(lo, hi):
+            x = b[i]
+            a1[i] = a1[i] * s + x
+            a2[i] = a2[i] * s + x
+            a3[i] = a3[i] * s + x
+
+    @_serial
+    def _s22(lo, hi, a1, a2, b, c, s):
+        for i in range(lo, hi):
+            x = b[i] + c[i]
+            a1[i] = a1[i] * s + x
+            a2[i] = a2[i] * s + x
+
+    # One driver per kernel, as fastopt's kernels do (a generic driver taking
+    # the range function caches badly, numba/numba#9348).
+    @_serial
+    def _bounds(c, n):
+        lo = c * CHUNK
+        return np.uint64(lo), np.uint64(min(lo + CHUNK, n))
+
+    @_parallel
+    def _p10(n, a, s):
+        for c in prange((n + CHUNK - 1) // CHUNK):
+            lo, hi = _bounds(c, n)
+            _s10(lo, hi, a, s)
+
+    @_parallel
+    def _p11(n, a, b, s):
+        for c in prange((n + CHUNK - 1) // CHUNK):
+            lo, hi = _bounds(c, n)
+            _s11(lo, hi, a, b, s)
+
+    @_parallel
+    def _p21(n, a1, a2, b, s):
+        for c in prange((n + CHUNK - 1) // CHUNK):
+            lo, hi = _bounds(c, n)
+            _s21(lo, hi, a1, a2, b, s)
+
+    @_parallel
+    def _p31(n, a1, a2, a3, b, s):
+        for c in prange((n + CHUNK - 1) // CHUNK):
+            lo, hi = _bounds(c, n)
+            _s31(lo, hi, a1, a2, a3, b, s)
+
+    @_parallel
+    def _p22(n, a1, a2, b, c2, s):
+        for c in prange((n + CHUNK - 1) // CHUNK):
+            lo, hi = _bounds(c, n)
+            _s22(lo, hi, a1, a2, b, c2, s)
+
+    #: (in-place arrays, read-only arrays) -> (serial range function, parallel driver)
+    KERNELS = {(1, 0): (_s10, _p10), (1, 1): (_s11, _p11), (2, 1): (_s21, _p21),
+               (3, 1): (_s31, _p31), (2, 2): (_s22, _p22)}
+    #: Elements from which the bound runs multi-threaded (fastopt's heavy-kernel threshold).
+    THRESHOLD = HEAVY_THRESHOLD
+
+
+def stream_function(k, r, n, *, seed=0):
+    """A zero-argument function streaming over ``k`` in-place and ``r`` read-only arrays of *n*.
+
+    Raises
+    ------
+    Unavailable
+        Numba is missing.
+    ValueError
+        No kernel for (k, r).
+    """
+    if numba is None:
+        raise Unavailable(f"the streaming bound needs Numba ({_IMPORT_ERROR})")
+    if (k, r) not in KERNELS:
+        raise ValueError(f"no streaming kernel for {k} in-place and {r} read-only arrays; "
+                         f"have {sorted(KERNELS)}")
+    serial, parallel = KERNELS[(k, r)]
+    threshold = THRESHOLD
+    arrays = [random_array(n, seed + i) for i in range(k + r)]
+    s = DTYPE.type(1.0)
+    lo, hi = np.uint64(0), np.uint64(n)
+
+    def fn():
+        if n >= threshold and numba.get_num_threads() > 1:
+            parallel(n, *arrays, s)
+        else:
+            serial(lo, hi, *arrays, s)
+
+    fn.arrays = arrays
+    return fn
+
+
+def build(case, size):
+    """The streaming bound of *case* at *size*, as a :class:`~fastopt.bench.cases.Bench`."""
+    if case.stream is None:
+        raise Unavailable(f"case {case.id!r} is not a streaming operation")
+    k, r = case.stream
+    fn = stream_function(k, r, size.elements)
+    return Bench(case, size, "bound", fn,
+                 note=f"{k} array(s) a = a*s + b in place, {r} read-only: "
+                      f"{4 * (2 * k + r)} B/elem")
