@@ -89,6 +89,7 @@ class Optimizer:
                 slot.ensure_state(self._state_init(group))
         #: steps skipped by ``nonfinite="skip"`` (not part of the saved state)
         self.skipped_steps = 0
+        self._step_post_hooks = {}
 
     # ----------------------------------------------------------------- subclass API
     def _state_init(self, group):
@@ -176,7 +177,38 @@ class Optimizer:
             getattr(backend, kernel)(slot.param, g, *state, *args)
         for gi, (_, _, _, gstate_updates) in updates.items():
             self.group_state[gi].update(gstate_updates)
+        for hook in list(self._step_post_hooks.values()):
+            hook(self)
         return True
+
+    def register_step_post_hook(self, hook):
+        """Call ``hook(optimizer)`` after every step that updated the parameters.
+
+        Hooks run in registration order, after the kernels and the step
+        counters, so they see the new parameters and state (e.g. to re-apply a
+        pruning mask: ``θ ← θ ⊙ mask``). A step skipped by ``nonfinite="skip"``
+        runs no hook; neither does a step that raised. Hooks are not part of
+        :meth:`state_dict`.
+
+        Parameters
+        ----------
+        hook : callable
+            ``hook(optimizer) -> None``.
+
+        Returns
+        -------
+        handle
+            ``handle.remove()`` unregisters the hook (idempotent).
+
+        Examples
+        --------
+        >>> handle = opt.register_step_post_hook(lambda o: print(o.step_count))
+        >>> opt.step(grads)      # prints 1
+        >>> handle.remove()
+        """
+        if not callable(hook):
+            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+        return _HookHandle(self._step_post_hooks, hook)
 
     def _group_call(self, gi, gscale, clip):
         group, gstate = self.param_groups[gi], self.group_state[gi]
@@ -433,6 +465,20 @@ class Optimizer:
                                              f"the parameter is {arr.dtype}{list(arr.shape)}")
                         copies.append((slot, key, index, value))
         return copies
+
+
+class _HookHandle:
+    """Returned by :meth:`Optimizer.register_step_post_hook`; ``remove()`` unregisters."""
+
+    _next_id = 0
+
+    def __init__(self, hooks, hook):
+        self._hooks, self.id = hooks, _HookHandle._next_id
+        _HookHandle._next_id += 1
+        hooks[self.id] = hook
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
 
 
 def _expect_keys(mapping, expected, where, optional=frozenset()):
