@@ -368,10 +368,11 @@ def test_json_round_trip(tmp_path):
 
 
 def test_progress_bar_only_when_asked(capsys):
+    capsys.readouterr()
     search.random_search({"x": Uniform(0, 1)}, noisy_quadratic_x, 3, seed=0, executor="serial", progress=True)
     assert "search:" in capsys.readouterr().err  # tqdm redraws at most every 0.1 s: not always 3/3
     search.random_search({"x": Uniform(0, 1)}, noisy_quadratic_x, 3, seed=0, executor="serial", progress=False)
-    assert capsys.readouterr().err == ""
+    assert "search:" not in capsys.readouterr().err   # (other libraries' log lines may be there)
 
 
 def noisy_quadratic_x(params, seed):
