@@ -12,13 +12,15 @@ from .optim import FlatParams
 
 __version__ = "0.1.0"
 
-__all__ = ["optim", "nn", "data", "book", "FlatParams", "available_backends", "get_backend", "set_backend",
+_LAZY = ("book", "search", "techniques", "experiments", "bench")
+
+__all__ = ["optim", "nn", "data", *_LAZY, "FlatParams", "available_backends", "get_backend", "set_backend",
            "use_backend", "show_config", "set_num_threads", "get_num_threads", "__version__"]
 
 
-def __getattr__(name):  # import the book layer on first use
-    if name == "book":
+def __getattr__(name):  # import the heavier subpackages on first use
+    if name in _LAZY:
         import importlib
 
-        return importlib.import_module(".book", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'fastopt' has no attribute {name!r}")
