@@ -9,8 +9,8 @@ A backend is a module exposing every kernel named in
 
 The active backend comes from ``set_backend()``/``use_backend()``, else from the
 ``FASTOPT_BACKEND`` environment variable, else ``"auto"`` (the first available
-of numba, numpy). Modules are imported on first use, so importing fastopt
-neither imports Numba nor compiles anything.
+of numba, cython, numpy). Modules are imported on first use, so importing
+fastopt neither imports Numba nor compiles anything.
 """
 import contextlib
 import importlib
@@ -22,7 +22,7 @@ _MODULES = {
     "cython": "fastopt._cy.kernels",
     "numpy": "fastopt.reference",
 }
-_AUTO_ORDER = ("numba", "numpy")
+_AUTO_ORDER = ("numba", "cython", "numpy")
 _state = threading.local()
 _default = None
 _loaded = {}

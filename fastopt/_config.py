@@ -25,10 +25,15 @@ def config():
     except ImportError:
         info["numba"] = None
         info["threads"] = 1
+    cy = _threads._cython()
+    if cy is not None:
+        info["cython"] = {"openmp": cy.HAVE_OPENMP, "threads": cy.get_num_threads(),
+                          "parallel_threshold": dict(cy.PARALLEL_THRESHOLD)}
     try:
         info["active_backend"] = _backend.get_backend()
     except (ImportError, ValueError) as exc:
         info["active_backend"] = f"error: {exc}"
+    info["auto_order"] = " > ".join(n for n in _backend._AUTO_ORDER if n in info["backends"])
     return info
 
 

@@ -1,0 +1,305 @@
+# Batch-norm building blocks shared by ``batchnorm.pyx`` and ``fused.pyx``
+# (``include "_batchnorm.pxi"`` after ``_jit.pxi``). The operations and their
+# order are those of ``fastopt.reference.batchnorm`` / ``fastopt.kernels.batchnorm``.
+import numpy as np
+
+from fastopt.reference.batchnorm import batchnorm_channel_work_size, batchnorm_work_size
+
+ctypedef fused real_p:  # gamma, beta, dgamma, dbeta
+    float
+    double
+
+ctypedef fused real_r:  # running_mean, running_var
+    float
+    double
+
+cdef enum:
+    ROW_BLOCK = 32  # rows per statistics block (part of the definition of the results)
+
+#: Elements (N·D or N·C·L) from which the kernels run multi-threaded (when
+#: there are at least two row blocks). ``FASTOPT_PARALLEL_THRESHOLD`` overrides.
+PARALLEL_ELEMENTS = int(_os.environ.get("FASTOPT_PARALLEL_THRESHOLD") or 1 << 16)
+cdef Py_ssize_t PAR_ELEMENTS = PARALLEL_ELEMENTS
+
+
+cdef inline Py_ssize_t _nblocks(Py_ssize_t n) noexcept nogil:
+    return (n + ROW_BLOCK - 1) // ROW_BLOCK
+
+
+cdef inline bint _parallel(Py_ssize_t n, Py_ssize_t size) noexcept nogil:
+    return size >= PAR_ELEMENTS and n > ROW_BLOCK and fastopt_max_threads() > 1
+
+
+# ------------------------------------------------------------ building blocks
+# ``part`` holds, per row block b, the rows [2b*d, 2b*d + d) and [(2b+1)*d, ...):
+# (mean, M2) in the forward, (Σdout, Σdout·xhat) in the backward.
+
+
+cdef void _welford_block(Py_ssize_t b, const floating* x, Py_ssize_t n, Py_ssize_t d,
+                         double* part) noexcept nogil:
+    """Welford over the rows of block b, from zero, into part[b] = (mean, M2)."""
+    cdef Py_ssize_t r0 = b * ROW_BLOCK
+    cdef Py_ssize_t r1 = min(n, r0 + ROW_BLOCK)
+    cdef double* pm = part + 2 * b * d
+    cdef double* pq = pm + d
+    cdef const floating* xr
+    cdef Py_ssize_t r, j
+    cdef double w, v, m, delta
+    for j in range(d):
+        pm[j] = 0.0
+        pq[j] = 0.0
+    for r in range(r0, r1):
+        w = 1.0 / <double>(r - r0 + 1)
+        xr = x + r * d
+        for j in range(d):
+            v = <double>xr[j]
+            m = pm[j]
+            delta = v - m
+            m = m + delta * w
+            pm[j] = m
+            pq[j] = pq[j] + delta * (v - m)
+
+
+cdef void _merge_blocks(Py_ssize_t n, Py_ssize_t d, const double* part, double* mean,
+                        double* m2) noexcept nogil:
+    """Chan's merge of the blocks' (mean, M2), in block order, from zero."""
+    cdef Py_ssize_t b, j, cnt, tot, na = 0
+    cdef double w, f, delta
+    cdef const double* pm
+    cdef const double* pq
+    for j in range(d):
+        mean[j] = 0.0
+        m2[j] = 0.0
+    for b in range(_nblocks(n)):
+        cnt = min(n - b * ROW_BLOCK, ROW_BLOCK)
+        tot = na + cnt
+        w = <double>cnt / <double>tot
+        f = <double>(na * cnt) / <double>tot
+        pm = part + 2 * b * d
+        pq = pm + d
+        for j in range(d):
+            delta = pm[j] - mean[j]
+            mean[j] = mean[j] + delta * w
+            m2[j] = (m2[j] + pq[j]) + (delta * delta) * f
+        na = tot
+
+
+cdef inline void _merge_columns(Py_ssize_t n, Py_ssize_t c, Py_ssize_t length, const double* colmean,
+                         const double* colm2, double* mean, double* m2) noexcept nogil:
+    """Per channel, Chan's merge of its L columns (N values each) in column order."""
+    cdef Py_ssize_t i, ch, k
+    cdef double w, f, delta
+    for ch in range(c):
+        mean[ch] = 0.0
+        m2[ch] = 0.0
+    for i in range(length):
+        w = 1.0 / <double>(i + 1)
+        f = <double>(i * n) / <double>(i + 1)
+        for ch in range(c):
+            k = ch * length + i
+            delta = colmean[k] - mean[ch]
+            mean[ch] = mean[ch] + delta * w
+            m2[ch] = (m2[ch] + colm2[k]) + (delta * delta) * f
+
+
+cdef void _finish(Py_ssize_t count, Py_ssize_t d, double* var, double* inv_std,
+                  double eps) noexcept nogil:
+    """var <- M2 / count;  inv_std = 1/sqrt(var + eps)."""
+    cdef Py_ssize_t j
+    cdef double v
+    for j in range(d):
+        v = var[j] / <double>count
+        var[j] = v
+        inv_std[j] = 1.0 / sqrt(v + eps)
+
+
+cdef void _sums_block(Py_ssize_t b, const floating* dout, const floating* xhat, Py_ssize_t n,
+                      Py_ssize_t d, double* part) noexcept nogil:
+    """Σdout and Σdout·xhat over the rows of block b, from zero, into part[b]."""
+    cdef Py_ssize_t r0 = b * ROW_BLOCK
+    cdef Py_ssize_t r1 = min(n, r0 + ROW_BLOCK)
+    cdef double* sb = part + 2 * b * d
+    cdef double* sg = sb + d
+    cdef const floating* dr
+    cdef const floating* hr
+    cdef Py_ssize_t r, j
+    cdef double g
+    for j in range(d):
+        sb[j] = 0.0
+        sg[j] = 0.0
+    for r in range(r0, r1):
+        dr = dout + r * d
+        hr = xhat + r * d
+        for j in range(d):
+            g = <double>dr[j]
+            sb[j] = sb[j] + g
+            sg[j] = sg[j] + g * <double>hr[j]
+
+
+cdef void _add_blocks(Py_ssize_t n, Py_ssize_t d, const double* part, double* sb,
+                      double* sg) noexcept nogil:
+    """Add the blocks' sums in block order, from zero."""
+    cdef Py_ssize_t b, j
+    cdef const double* pb
+    cdef const double* pg
+    for j in range(d):
+        sb[j] = 0.0
+        sg[j] = 0.0
+    for b in range(_nblocks(n)):
+        pb = part + 2 * b * d
+        pg = pb + d
+        for j in range(d):
+            sb[j] = sb[j] + pb[j]
+            sg[j] = sg[j] + pg[j]
+
+
+cdef void _grad_coefs(Py_ssize_t count, Py_ssize_t d, const real_p* gamma,
+                      const double* inv_std, real_p* dgamma, real_p* dbeta,
+                      double* coef) noexcept nogil:
+    """coef = (Σdout, Σdout·xhat) on entry; writes dbeta, dgamma, then
+    coef = (Σdout/count, Σdout·xhat/count, gamma·inv_std)."""
+    cdef double* sb = coef
+    cdef double* sg = coef + d
+    cdef double* k = coef + 2 * d
+    cdef Py_ssize_t j
+    for j in range(d):
+        dbeta[j] = <real_p>sb[j]
+        dgamma[j] = <real_p>sg[j]
+        sb[j] = sb[j] / <double>count
+        sg[j] = sg[j] / <double>count
+        k[j] = <double>gamma[j] * inv_std[j]
+
+
+cdef void _eval_inv(Py_ssize_t d, const real_r* running_var, double eps,
+                    double* inv) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(d):
+        inv[j] = 1.0 / sqrt(<double>running_var[j] + eps)
+
+
+# ---------------------------------------------------------------- row kernels (N, D)
+
+
+cdef void _normalise_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floating* x,
+                          const real_p* gamma, const real_p* beta, floating* out,
+                          floating* xhat, const double* mean,
+                          const double* inv_std) noexcept nogil:
+    cdef Py_ssize_t r, j
+    cdef double xh
+    for r in range(r0, r1):
+        for j in range(d):
+            xh = (<double>x[r * d + j] - mean[j]) * inv_std[j]
+            xhat[r * d + j] = <floating>xh
+            out[r * d + j] = <floating>(<double>gamma[j] * xh + <double>beta[j])
+
+
+cdef void _eval_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floating* x,
+                     const real_p* gamma, const real_p* beta, floating* out,
+                     const real_r* running_mean, const double* inv) noexcept nogil:
+    cdef Py_ssize_t r, j
+    cdef double xh
+    for r in range(r0, r1):
+        for j in range(d):
+            xh = (<double>x[r * d + j] - <double>running_mean[j]) * inv[j]
+            out[r * d + j] = <floating>(<double>gamma[j] * xh + <double>beta[j])
+
+
+cdef void _dx_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floating* dout,
+                   const floating* xhat, floating* dx, const double* coef) noexcept nogil:
+    cdef const double* mb = coef
+    cdef const double* mg = coef + d
+    cdef const double* k = coef + 2 * d
+    cdef Py_ssize_t r, j
+    for r in range(r0, r1):
+        for j in range(d):
+            dx[r * d + j] = <floating>(
+                k[j] * ((<double>dout[r * d + j] - mb[j]) - <double>xhat[r * d + j] * mg[j]))
+
+
+# ---------------------------------------------------------------- row kernels (N, C, L)
+
+
+cdef void _channel_normalise_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c,
+                                  Py_ssize_t length, const floating* x, const real_p* gamma,
+                                  const real_p* beta, floating* out, floating* xhat,
+                                  const double* mean, const double* inv_std) noexcept nogil:
+    cdef Py_ssize_t r, ch, i, base
+    cdef double m, s, g, bb, xh
+    for r in range(r0, r1):
+        for ch in range(c):
+            m = mean[ch]
+            s = inv_std[ch]
+            g = <double>gamma[ch]
+            bb = <double>beta[ch]
+            base = (r * c + ch) * length
+            for i in range(length):
+                xh = (<double>x[base + i] - m) * s
+                xhat[base + i] = <floating>xh
+                out[base + i] = <floating>(g * xh + bb)
+
+
+cdef void _channel_eval_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c, Py_ssize_t length,
+                             const floating* x, const real_p* gamma, const real_p* beta,
+                             floating* out, const real_r* running_mean,
+                             const double* inv) noexcept nogil:
+    cdef Py_ssize_t r, ch, i, base
+    cdef double m, s, g, bb, xh
+    for r in range(r0, r1):
+        for ch in range(c):
+            m = <double>running_mean[ch]
+            s = inv[ch]
+            g = <double>gamma[ch]
+            bb = <double>beta[ch]
+            base = (r * c + ch) * length
+            for i in range(length):
+                xh = (<double>x[base + i] - m) * s
+                out[base + i] = <floating>(g * xh + bb)
+
+
+cdef void _channel_dx_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c, Py_ssize_t length,
+                           const floating* dout, const floating* xhat, floating* dx,
+                           const double* coef) noexcept nogil:
+    cdef Py_ssize_t r, ch, i, base
+    cdef double mb, mg, k
+    for r in range(r0, r1):
+        for ch in range(c):
+            mb = coef[ch]
+            mg = coef[c + ch]
+            k = coef[2 * c + ch]
+            base = (r * c + ch) * length
+            for i in range(length):
+                dx[base + i] = <floating>(
+                    k * ((<double>dout[base + i] - mb) - <double>xhat[base + i] * mg))
+
+
+# ---------------------------------------------------------------- drivers
+
+
+cdef void _stats_pass(const floating* x, Py_ssize_t n, Py_ssize_t d, double* part,
+                      bint parallel) noexcept nogil:
+    cdef Py_ssize_t b
+    if parallel:
+        for b in prange(_nblocks(n), schedule="static"):
+            _welford_block(b, x, n, d, part)
+    else:
+        for b in range(_nblocks(n)):
+            _welford_block(b, x, n, d, part)
+
+
+cdef void _sums_pass(const floating* dout, const floating* xhat, Py_ssize_t n, Py_ssize_t d,
+                     double* part, bint parallel) noexcept nogil:
+    cdef Py_ssize_t b
+    if parallel:
+        for b in prange(_nblocks(n), schedule="static"):
+            _sums_block(b, dout, xhat, n, d, part)
+    else:
+        for b in range(_nblocks(n)):
+            _sums_block(b, dout, xhat, n, d, part)
+
+
+cdef inline double[::1] _work(double[::1] work, Py_ssize_t size):
+    if work is None:
+        return np.empty(size)
+    return work
+
+

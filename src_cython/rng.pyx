@@ -1,0 +1,83 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Counter-based random numbers (Cython). Twins: ``fastopt.reference.rng`` and
+``fastopt.kernels.rng``.
+
+The hash, its constants and the keep rule are documented in
+``fastopt.reference.rng``; this module computes the same uint64 values.
+"""
+from fastopt.reference.rng import keep_threshold
+
+include "_rng.pxi"
+
+__all__ = ["keep_threshold", "mix64", "stream_key", "bits_from_key", "random_bits", "uniform_at"]
+
+
+def mix64(uint64_t z):
+    """The splitmix64 finaliser (uint64 in, uint64 out, modulo 2**64).
+
+    Parameters
+    ----------
+    z : int or numpy.uint64
+
+    Returns
+    -------
+    int
+    """
+    return mix64_(z)
+
+
+def stream_key(uint64_t seed, uint64_t stream):
+    """``mix64(mix64(seed + GAMMA) ^ stream)``: the splitmix64 seed of one (seed, stream).
+
+    Parameters
+    ----------
+    seed, stream : int or numpy.uint64
+
+    Returns
+    -------
+    int
+    """
+    return stream_key_(seed, stream)
+
+
+def bits_from_key(uint64_t key, uint64_t index):
+    """``mix64(key + (index + 1) * GAMMA)``: output *index* of splitmix64 seeded with *key*.
+
+    Parameters
+    ----------
+    key, index : int or numpy.uint64
+
+    Returns
+    -------
+    int
+    """
+    return mix64_(key + (index + 1) * GAMMA)
+
+
+def random_bits(uint64_t seed, uint64_t stream, uint64_t index):
+    """The 64 random bits of element *index* of (seed, stream).
+
+    Parameters
+    ----------
+    seed, stream, index : int or numpy.uint64
+
+    Returns
+    -------
+    int
+    """
+    return mix64_(stream_key_(seed, stream) + (index + 1) * GAMMA)
+
+
+def uniform_at(uint64_t seed, uint64_t stream, uint64_t index):
+    """The float64 uniform in [0, 1) of element *index*: ``(bits >> 11) * 2**-53``.
+
+    Parameters
+    ----------
+    seed, stream, index : int or numpy.uint64
+
+    Returns
+    -------
+    float
+    """
+    cdef uint64_t bits = mix64_(stream_key_(seed, stream) + (index + 1) * GAMMA)
+    return <double>(bits >> SHIFT) * (1.0 / 9007199254740992.0)
