@@ -8,9 +8,12 @@ A backend is a module exposing every kernel named in
 ``numpy``   ``fastopt.reference`` (always available; the test oracle)
 
 The active backend comes from ``set_backend()``/``use_backend()``, else from the
-``FASTOPT_BACKEND`` environment variable, else ``"auto"`` (the first available
-of numba, cython, numpy). Modules are imported on first use, so importing
-fastopt neither imports Numba nor compiles anything.
+``FASTOPT_BACKEND`` environment variable, else ``"auto"``: the first available
+of numba, cython, numpy, except for the kernels in ``AUTO_KERNEL_CHOICE``, which
+``auto`` takes from the backend ``fastopt bench`` measured faster when it is
+available (every backend gives the same bits, so mixing them changes no
+result). Modules are imported on first use, so importing fastopt neither
+imports Numba nor compiles anything.
 """
 import contextlib
 import importlib
@@ -23,8 +26,13 @@ _MODULES = {
     "numpy": "fastopt.reference",
 }
 _AUTO_ORDER = ("numba", "cython", "numpy")
+#: kernel -> backend that ``auto`` prefers for it. Measured with ``fastopt bench`` on the
+#: 2-core dev VM (float32, 1e6 and 1e7, 1 and 2 threads): cython's blocked sum of squares
+#: is 2.1-2.5x faster than numba's; numba wins or ties everywhere else.
+AUTO_KERNEL_CHOICE = {"sumsq": "cython"}
 _state = threading.local()
 _default = None
+_default_kernels = None
 _loaded = {}
 _errors = {}
 
@@ -70,36 +78,72 @@ def backend_errors():
     return dict(_errors)
 
 
+class _AutoKernels:
+    """The kernels ``auto`` serves: *base*'s, with the ``AUTO_KERNEL_CHOICE`` exceptions."""
+
+    def __init__(self, base, choices):
+        self._base, self.choices = base, choices
+        for kernel, backend in choices.items():
+            setattr(self, kernel, getattr(_loaded[backend], kernel))
+
+    def __getattr__(self, attr):
+        return getattr(self._base, attr)
+
+
+def _select(name, source):
+    """(backend name, kernel namespace) for a requested *name*."""
+    resolved = _resolve(name, source)
+    module = _loaded[resolved]
+    if name.strip().lower() == "auto":
+        choices = {k: b for k, b in AUTO_KERNEL_CHOICE.items()
+                   if b != resolved and _load(b) is not None}
+        if choices:
+            module = _AutoKernels(module, choices)
+    return resolved, module
+
+
+def auto_choices():
+    """Kernels ``auto`` takes from another backend than its first: {kernel: backend}."""
+    module = _select("auto", "auto")[1]
+    return dict(module.choices) if isinstance(module, _AutoKernels) else {}
+
+
+def _default_selection():
+    global _default, _default_kernels
+    if _default is None:
+        _default, _default_kernels = _select(os.environ.get("FASTOPT_BACKEND", "auto"),
+                                             "FASTOPT_BACKEND")
+    return _default, _default_kernels
+
+
 def get_backend():
     """Name of the active backend (resolving ``FASTOPT_BACKEND`` on first call)."""
-    global _default
     name = getattr(_state, "name", None)
-    if name is not None:
-        return name
-    if _default is None:
-        _default = _resolve(os.environ.get("FASTOPT_BACKEND", "auto"), "FASTOPT_BACKEND")
-    return _default
+    return name if name is not None else _default_selection()[0]
 
 
 def kernels(name=None):
-    """The kernel module of backend *name* (default: the active one)."""
-    return _loaded[_resolve(name, "backend") if name else get_backend()]
+    """The kernels of backend *name* (default: the active one, ``auto``'s choices included)."""
+    if name:
+        return _select(name, "backend")[1]
+    module = getattr(_state, "kernels", None)
+    return module if module is not None else _default_selection()[1]
 
 
 def set_backend(name):
     """Make *name* (``"numba"``, ``"cython"``, ``"numpy"`` or ``"auto"``) the default backend."""
-    global _default
-    _default = _resolve(name, "backend")
-    _state.name = None
+    global _default, _default_kernels
+    _default, _default_kernels = _select(name, "backend")
+    _state.name = _state.kernels = None
 
 
 @contextlib.contextmanager
 def use_backend(name):
     """Context manager: use backend *name* in this thread inside the ``with`` block."""
-    resolved = _resolve(name, "backend")
-    previous = getattr(_state, "name", None)
-    _state.name = resolved
+    resolved, module = _select(name, "backend")
+    previous = getattr(_state, "name", None), getattr(_state, "kernels", None)
+    _state.name, _state.kernels = resolved, module
     try:
         yield resolved
     finally:
-        _state.name = previous
+        _state.name, _state.kernels = previous

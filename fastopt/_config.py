@@ -34,6 +34,7 @@ def config():
     except (ImportError, ValueError) as exc:
         info["active_backend"] = f"error: {exc}"
     info["auto_order"] = " > ".join(n for n in _backend._AUTO_ORDER if n in info["backends"])
+    info["auto_kernel_choices"] = _backend.auto_choices()
     return info
 
 
@@ -47,5 +48,5 @@ def show_config(file=None):
     """Print backends, versions and thread settings (and return them as a dict)."""
     info = config()
     for key, value in info.items():
-        print(f"{key:>18}: {value}", file=file or sys.stdout)
+        print(f"{key:>19}: {value}", file=file or sys.stdout)
     return info
