@@ -239,3 +239,13 @@ def test_fused_backward_checks_dout_shape(backend):
     stage.forward(np.ones((4, 30), np.float32))
     with pytest.raises(ValueError, match="dout has shape"):
         stage.backward(np.ones((4, 3), np.float32))
+
+
+def test_bad_labels_leave_the_network_as_it_was(backend):
+    net = _book_net(np.float32, True)
+    x = np.ones((4, 30), np.float32)
+    before = {k: v.copy() for k, v in net.buffers().items()}
+    with pytest.raises(ValueError, match=r"labels t must lie in \[0, 5\)"):
+        net.gradient(x, np.array([0, 1, 7, 2]))
+    for name, value in net.buffers().items():
+        assert_bits_equal(value, before[name], name)

@@ -218,22 +218,31 @@ class SoftmaxWithLoss(Layer):
     def __init__(self):
         self.y = self.t = None
 
-    def forward(self, x, t, train=True):
+    @staticmethod
+    def check_labels(t, n, c):
+        """*t* as an array, if it holds labels for N = *n* samples of C = *c* classes.
+
+        Class indices (N,) in [0, C) or one-hot rows (N, C); anything else raises a
+        ``ValueError``/``TypeError`` that says what was expected. (Networks call this
+        before their forward, so a bad batch changes no running statistic.)
+        """
         t = np.asarray(t)
-        if x.ndim != 2:
-            raise ValueError(f"SoftmaxWithLoss takes (N, C) scores, got shape {x.shape}")
-        n, c = x.shape
         if t.shape == (n,):
             if t.dtype.kind not in "iu":
                 raise TypeError(f"labels t must be integers when given as indices, got {t.dtype}")
-            index = t
-        elif t.shape == (n, c):
-            index = t.argmax(axis=1) if n and c else None
-        else:
-            raise ValueError(f"labels t must have shape ({n},) or ({n}, {c}), got {t.shape}")
-        if x.dtype.kind != "f" or not n or not c:  # nothing for the kernels to do
-            if index is t and n and (t.min() < 0 or t.max() >= c):
+            if n and (t.min() < 0 or t.max() >= c):
                 raise ValueError(f"labels t must lie in [0, {c}), got values in [{t.min()}, {t.max()}]")
+        elif t.shape != (n, c):
+            raise ValueError(f"labels t must have shape ({n},) or ({n}, {c}), got {t.shape}")
+        return t
+
+    def forward(self, x, t, train=True):
+        if x.ndim != 2:
+            raise ValueError(f"SoftmaxWithLoss takes (N, C) scores, got shape {x.shape}")
+        n, c = x.shape
+        t = self.check_labels(t, n, c)
+        index = t if t.ndim == 1 else (t.argmax(axis=1) if n and c else None)
+        if x.dtype.kind != "f" or not n or not c:  # nothing for the kernels to do
             self.y, self.t = softmax(x), t
             return cross_entropy_error(self.y, t)
         kernels = _backend.kernels()
@@ -243,8 +252,7 @@ class SoftmaxWithLoss(Layer):
         np.exp(e, out=e)
         sums = np.add.reduce(e, axis=1)
         y, picks = np.empty_like(e), np.empty(n, e.dtype)
-        if kernels.softmax_pick(e, sums, index, y, picks):
-            raise ValueError(f"labels t must lie in [0, {c}), got values in [{t.min()}, {t.max()}]")
+        kernels.softmax_pick(e, sums, index, y, picks)  # labels checked: returns 0
         self.y, self.t = y, t
         np.log(picks, out=picks)
         return -np.sum(picks) / n

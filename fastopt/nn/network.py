@@ -89,6 +89,12 @@ class Sequential:
         """The loss of the batch (plus :meth:`regularization`)."""
         return self.loss_layer.forward(self.predict(x, train), t) + self.regularization()
 
+    def _check_labels(self, x, t):
+        last = self.layers[-1] if self.layers else None
+        check = getattr(self.loss_layer, "check_labels", None)
+        if check is not None and isinstance(last, Affine) and np.ndim(x) >= 1:
+            check(t, np.shape(x)[0], last.W.shape[1])
+
     def _train_loss(self, x, t):
         return self.loss(x, t, True)
 
@@ -99,8 +105,11 @@ class Sequential:
     def gradient(self, x, t):
         """Forward in training mode, then backprop into :attr:`grads` (returned).
 
-        The training-mode loss of this batch is kept in :attr:`last_loss`.
+        The training-mode loss of this batch is kept in :attr:`last_loss`. Labels
+        are checked before the forward, so a bad batch leaves every layer's state
+        (running statistics, dropout counters) as it was.
         """
+        self._check_labels(x, t)
         self.last_loss = self._train_loss(x, t)
         dout = self.loss_layer.backward(1)
         for stage in reversed(self.stages[1:]):
