@@ -330,3 +330,13 @@ def test_without_compiled_backends_numpy_serves():
 def test_import_compiles_nothing_and_loads_numba_lazily():
     out = _run_python("import sys, fastopt; print('numba' in sys.modules)")
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_short_openblas_wait_unless_set():
+    """fastopt asks OpenBLAS for a short idle spin (it starved the kernels' threads)."""
+    import os
+
+    code = "import os, fastopt; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    # (this process imported fastopt already, so its environment, passed on, holds the value)
+    assert _run_python(code).stdout.strip() == os.environ.get("OPENBLAS_THREAD_TIMEOUT", "4")
+    assert _run_python(code, OPENBLAS_THREAD_TIMEOUT="20").stdout.strip() == "20"
