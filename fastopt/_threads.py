@@ -31,6 +31,13 @@ def set_num_threads(n):
     ``OMP_NUM_THREADS`` (Cython). Kernels only go parallel above
     ``fastopt.kernels.PARALLEL_THRESHOLD`` elements (per kernel weight).
     """
+    set_kernel_threads(n)
+    _limit_blas(n)
+
+
+def set_kernel_threads(n):
+    """Set the compiled backends' kernel threads only (Numba's and OpenMP's counts are
+    per Python thread; the BLAS limit of :func:`set_num_threads` is process-wide)."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     numba, cy = _numba(), _cython()
@@ -41,7 +48,6 @@ def set_num_threads(n):
         numba.set_num_threads(n)
     if cy:
         cy.set_num_threads(n)
-    _limit_blas(n)
 
 
 def _limit_blas(n):

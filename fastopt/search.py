@@ -56,6 +56,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from . import _threads
+
 __all__ = ["Uniform", "LogUniform", "IntUniform", "Choice", "Trial", "SearchResult",
            "random_search", "sample_trials", "book_space", "book_objective", "BookObjective",
            "distribution_from_dict"]
@@ -386,13 +388,9 @@ def _run_trial(objective, index, params, seed, isolate, catch):
     if isolate:
         if multiprocessing.parent_process() is not None:
             _limit_blas_threads()
-        try:
-            from ._threads import get_num_threads, set_num_threads
-            previous = get_num_threads()
-            if previous != 1:
-                set_num_threads(1)
-        except ImportError:  # pragma: no cover - no numba
-            previous = None
+        previous = _threads.get_num_threads()
+        if previous != 1:
+            _threads.set_kernel_threads(1)
     start = time.perf_counter()
     try:
         score, extra = _normalise_output(objective(dict(params), seed))
@@ -403,8 +401,7 @@ def _run_trial(objective, index, params, seed, isolate, catch):
                      f"{type(exc).__name__}: {exc}", traceback.format_exc())
     finally:
         if previous not in (None, 1):
-            from ._threads import set_num_threads
-            set_num_threads(previous)
+            _threads.set_kernel_threads(previous)
     return Trial(index, dict(params), seed, score, extra, time.perf_counter() - start)
 
 
@@ -414,24 +411,15 @@ _BLAS_LIMITED = False
 def _limit_blas_threads():
     """One BLAS/OpenMP thread in this process (via threadpoolctl, when installed)."""
     global _BLAS_LIMITED
-    if _BLAS_LIMITED:
-        return
-    _BLAS_LIMITED = True
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(1, user_api="blas")
+    if not _BLAS_LIMITED:
+        _BLAS_LIMITED = True
+        _threads._limit_blas(1)
 
 
 def _worker_init():
     """Initializer of the default process pool: one Numba thread, one BLAS thread."""
     _limit_blas_threads()
-    try:
-        from ._threads import set_num_threads
-        set_num_threads(1)
-    except ImportError:  # pragma: no cover - no numba
-        pass
+    _threads.set_kernel_threads(1)
 
 
 # ============================================================================ results

@@ -38,12 +38,10 @@ def _add_bias_rows(r0, r1, h, bias):
 @jit
 def _relu_dropout(lo, hi, y, out, drop, seed, stream, threshold, scale):
     """out = relu(y), then dropout_forward's operations on it when *drop*."""
-    zero = y.dtype.type(0)
     if not drop:
-        for i in range(lo, hi):
-            v = y[i]
-            out[i] = zero if v <= 0 else v
+        activation._relu_forward(lo, hi, y, out)
         return
+    zero = y.dtype.type(0)
     ctr = stream_key(seed, stream) + lo * GAMMA
     thr = np.uint64(threshold)
     for i in range(lo, hi):

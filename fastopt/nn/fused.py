@@ -115,7 +115,7 @@ class FusedHidden:
         bufs = self._buffers(n, d, W.dtype)
         dout = np.ascontiguousarray(dout, dtype=W.dtype)
         dx = bufs["dx"]
-        scale = self.dropout._scale(W.dtype) if self.dropout is not None else W.dtype.type(1)
+        scale = self._dropout_args(W.dtype, _ZERO)[-1]
         _backend.kernels().bias_bn_relu_dropout_backward(
             dout, self._out, bufs["xhat"], bn.gamma, bufs["stats"][2], scale, bufs["d"], dx,
             bn.dgamma, bn.dbeta, affine.db, bufs["work"])
