@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ._names import name_pairs
+
 __all__ = ["copy_parameters", "freeze", "frozen_names"]
 
 
@@ -87,16 +89,7 @@ def copy_parameters(source, target, names=None):
     """
     if names is None:
         names = [n for n in target if n in source and np.shape(source[n]) == np.shape(target[n])]
-    done = []
-    for item in names:
-        s, d = (item, item) if isinstance(item, str) else tuple(item)
-        if s not in source:
-            raise ValueError(f"names: {s!r} is not a parameter of source")
-        if d not in target:
-            raise ValueError(f"names: {d!r} is not a parameter of target")
-        if np.shape(source[s]) != np.shape(target[d]):
-            raise ValueError(f"names: source[{s!r}] has shape {np.shape(source[s])}, "
-                             f"target[{d!r}] has {np.shape(target[d])}")
+    pairs = name_pairs(source, target, names, "source", "target")
+    for s, d in pairs:
         np.copyto(target[d], source[s], casting="same_kind")
-        done.append(d)
-    return done
+    return [d for _, d in pairs]

@@ -15,6 +15,7 @@ so the shared parameter is stored, counted and updated once.
 import numpy as np
 
 from .._validate import check_float
+from ._names import name_pairs
 from ..nn.layers import Affine, Layer
 from ..nn.network import Sequential
 
@@ -26,17 +27,7 @@ def _pairs(params_a, params_b, names):
         names = [n for n in params_a if n in params_b and np.ndim(params_a[n]) >= 2]
         if not names:
             raise ValueError("params_a and params_b share no weight (ndim >= 2) names; pass names")
-    pairs = []
-    for item in names:
-        a, b = (item, item) if isinstance(item, str) else tuple(item)
-        if a not in params_a:
-            raise ValueError(f"names: {a!r} is not a parameter of params_a")
-        if b not in params_b:
-            raise ValueError(f"names: {b!r} is not a parameter of params_b")
-        if np.shape(params_a[a]) != np.shape(params_b[b]):
-            raise ValueError(f"names: params_a[{a!r}] has shape {np.shape(params_a[a])} but "
-                             f"params_b[{b!r}] has {np.shape(params_b[b])}")
-        pairs.append((a, b))
+    pairs = name_pairs(params_a, params_b, names, "params_a", "params_b")
     if not pairs:
         raise ValueError("names selects no parameter pair")
     return pairs
