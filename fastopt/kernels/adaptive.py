@@ -2,15 +2,14 @@
 import numpy as np
 from numba import prange
 
-from ._jit import chunk_bounds, decayed, elementwise, jit, jit_parallel, n_chunks, transformed
+from ._jit import chunk_bounds, jit, jit_parallel, n_chunks, prepared, update_kernel
 
 
 @jit
-def _adagrad(lo, hi, p, g, h, clr, eps, gscale, clip, wd, decay):
+def _adagrad(lo, hi, p, g, h, clr, eps, transform):
     """h <- h + x²;  p <- p - (clr·x) / (√h + eps)."""
     for i in range(lo, hi):
-        pi = decayed(p[i], decay)
-        x = transformed(g[i], pi, gscale, clip, wd)
+        pi, x = prepared(p[i], g[i], transform)
         hi_ = h[i] + x * x
         h[i] = hi_
         p[i] = pi - (clr * x) / (np.sqrt(hi_) + eps)
@@ -18,11 +17,10 @@ def _adagrad(lo, hi, p, g, h, clr, eps, gscale, clip, wd, decay):
 
 @jit
 def _rmsprop(lo, hi, p, g, h, ga, buf, rho, omr, lr, eps, centered, mu, use_momentum,
-             gscale, clip, wd, decay):
+             transform):
     """h <- rho·h + ((1-rho)·x)·x; optional centering and momentum buffer."""
     for i in range(lo, hi):
-        pi = decayed(p[i], decay)
-        x = transformed(g[i], pi, gscale, clip, wd)
+        pi, x = prepared(p[i], g[i], transform)
         s = h[i] * rho + (omr * x) * x
         h[i] = s
         if centered:
@@ -40,11 +38,10 @@ def _rmsprop(lo, hi, p, g, h, ga, buf, rho, omr, lr, eps, centered, mu, use_mome
 
 
 @jit
-def _adadelta(lo, hi, p, g, h, acc, rho, omr, eps, lr, gscale, clip, wd, decay):
+def _adadelta(lo, hi, p, g, h, acc, rho, omr, eps, lr, transform):
     """h <- rho·h + (1-rho)·x²;  delta = √(acc+eps)/√(h+eps)·x;  acc <- rho·acc + (1-rho)·delta²."""
     for i in range(lo, hi):
-        pi = decayed(p[i], decay)
-        x = transformed(g[i], pi, gscale, clip, wd)
+        pi, x = prepared(p[i], g[i], transform)
         s = h[i] * rho + (omr * x) * x
         h[i] = s
         delta = np.sqrt(acc[i] + eps) / np.sqrt(s + eps) * x
@@ -54,11 +51,10 @@ def _adadelta(lo, hi, p, g, h, acc, rho, omr, eps, lr, gscale, clip, wd, decay):
 
 @jit
 def _adam(lo, hi, p, g, m, v, vmax, omb1, omb2, step_size, bc2s, eps, amsgrad,
-          gscale, clip, wd, decay):
+          transform):
     """m += (1-b1)(x-m); v += (1-b2)(x²-v);  p <- p - (step_size·m) / (√v / bc2s + eps)."""
     for i in range(lo, hi):
-        pi = decayed(p[i], decay)
-        x = transformed(g[i], pi, gscale, clip, wd)
+        pi, x = prepared(p[i], g[i], transform)
         mi = m[i] + omb1 * (x - m[i])
         vi = v[i] + omb2 * (x * x - v[i])
         m[i] = mi
@@ -73,11 +69,10 @@ def _adam(lo, hi, p, g, m, v, vmax, omb1, omb2, step_size, bc2s, eps, amsgrad,
 
 
 @jit
-def _adamax(lo, hi, p, g, m, u, omb1, beta2, eps, clr, gscale, clip, wd, decay):
+def _adamax(lo, hi, p, g, m, u, omb1, beta2, eps, clr, transform):
     """m += (1-b1)(x-m);  u <- max(b2·u, |x| + eps);  p <- p - (clr·m) / u."""
     for i in range(lo, hi):
-        pi = decayed(p[i], decay)
-        x = transformed(g[i], pi, gscale, clip, wd)
+        pi, x = prepared(p[i], g[i], transform)
         mi = m[i] + omb1 * (x - m[i])
         m[i] = mi
         a = u[i] * beta2
@@ -89,11 +84,10 @@ def _adamax(lo, hi, p, g, m, u, omb1, beta2, eps, clr, gscale, clip, wd, decay):
 
 
 @jit
-def _nadam(lo, hi, p, g, m, v, omb1, omb2, bc2, eps, cg, cm, gscale, clip, wd, decay):
+def _nadam(lo, hi, p, g, m, v, omb1, omb2, bc2, eps, cg, cm, transform):
     """m, v as Adam;  den = √(v/bc2) + eps;  p <- p - (cg·x)/den - (cm·m)/den."""
     for i in range(lo, hi):
-        pi = decayed(p[i], decay)
-        x = transformed(g[i], pi, gscale, clip, wd)
+        pi, x = prepared(p[i], g[i], transform)
         mi = m[i] + omb1 * (x - m[i])
         vi = v[i] + omb2 * (x * x - v[i])
         m[i] = mi
@@ -144,9 +138,9 @@ def _nadam_parallel(n, p, *args):
         _nadam(lo, hi, p, *args)
 
 
-adagrad = elementwise(_adagrad, _adagrad_parallel, "heavy")
-rmsprop = elementwise(_rmsprop, _rmsprop_parallel, "heavy")
-adadelta = elementwise(_adadelta, _adadelta_parallel, "heavy")
-adam = elementwise(_adam, _adam_parallel, "heavy")
-adamax = elementwise(_adamax, _adamax_parallel, "heavy")
-nadam = elementwise(_nadam, _nadam_parallel, "heavy")
+adagrad = update_kernel(_adagrad, _adagrad_parallel, "heavy")
+rmsprop = update_kernel(_rmsprop, _rmsprop_parallel, "heavy")
+adadelta = update_kernel(_adadelta, _adadelta_parallel, "heavy")
+adam = update_kernel(_adam, _adam_parallel, "heavy")
+adamax = update_kernel(_adamax, _adamax_parallel, "heavy")
+nadam = update_kernel(_nadam, _nadam_parallel, "heavy")

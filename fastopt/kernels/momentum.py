@@ -1,24 +1,22 @@
 """SGD-family update kernels (Numba). Twins: ``fastopt.reference.momentum``."""
 from numba import prange
 
-from ._jit import chunk_bounds, decayed, elementwise, jit, jit_parallel, n_chunks, transformed
+from ._jit import chunk_bounds, jit, jit_parallel, n_chunks, prepared, update_kernel
 
 
 @jit
-def _sgd(lo, hi, p, g, lr, gscale, clip, wd, decay):
+def _sgd(lo, hi, p, g, lr, transform):
     """p <- p - lr * x."""
     for i in range(lo, hi):
-        pi = decayed(p[i], decay)
-        x = transformed(g[i], pi, gscale, clip, wd)
+        pi, x = prepared(p[i], g[i], transform)
         p[i] = pi - lr * x
 
 
 @jit
-def _momentum(lo, hi, p, g, buf, mu, damp, coef, nesterov, nest_mu, gscale, clip, wd, decay):
+def _momentum(lo, hi, p, g, buf, mu, damp, coef, nesterov, nest_mu, transform):
     """buf <- mu*buf + damp*x;  d = x + nest_mu*buf (nesterov) or buf;  p <- p + coef*d."""
     for i in range(lo, hi):
-        pi = decayed(p[i], decay)
-        x = transformed(g[i], pi, gscale, clip, wd)
+        pi, x = prepared(p[i], g[i], transform)
         b = buf[i] * mu + damp * x
         buf[i] = b
         if nesterov:
@@ -28,11 +26,10 @@ def _momentum(lo, hi, p, g, buf, mu, damp, coef, nesterov, nest_mu, gscale, clip
 
 
 @jit
-def _nesterov(lo, hi, p, g, v, mu2, opml, mu, lr, gscale, clip, wd, decay):
+def _nesterov(lo, hi, p, g, v, mu2, opml, mu, lr, transform):
     """The book's corrected (2021) Nesterov: p += mu²v; p -= (1+mu)·lr·x; v <- mu·v - lr·x."""
     for i in range(lo, hi):
-        pi = decayed(p[i], decay)
-        x = transformed(g[i], pi, gscale, clip, wd)
+        pi, x = prepared(p[i], g[i], transform)
         vi = v[i]
         p[i] = (pi + mu2 * vi) - opml * x
         v[i] = vi * mu - lr * x
@@ -59,6 +56,6 @@ def _nesterov_parallel(n, p, *args):
         _nesterov(lo, hi, p, *args)
 
 
-sgd = elementwise(_sgd, _sgd_parallel, "light")
-momentum = elementwise(_momentum, _momentum_parallel, "light")
-nesterov = elementwise(_nesterov, _nesterov_parallel, "light")
+sgd = update_kernel(_sgd, _sgd_parallel, "light")
+momentum = update_kernel(_momentum, _momentum_parallel, "light")
+nesterov = update_kernel(_nesterov, _nesterov_parallel, "light")
