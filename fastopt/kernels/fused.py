@@ -36,20 +36,33 @@ def _add_bias_rows(r0, r1, h, bias):
 
 
 @jit
-def _relu_dropout(lo, hi, y, out, drop, seed, stream, threshold, scale):
-    """out = relu(y), then dropout_forward's operations on it when *drop*."""
-    if not drop:
-        activation._relu_forward(lo, hi, y, out)
-        return
-    zero = y.dtype.type(0)
-    ctr = stream_key(seed, stream) + lo * GAMMA
+def _normalise_relu_dropout_rows(r0, r1, h, gamma, beta, y, xhat, out, mean, inv_std, drop, seed,
+                                 stream, threshold, scale):
+    """batchnorm's ``_normalise_rows``, then out = relu(y) and, when *drop*,
+    dropout_forward's operations on it, in one pass over each row."""
+    d = np.uint64(h.shape[1])
+    zero = h.dtype.type(0)
+    ctr = stream_key(seed, stream) + np.uint64(r0) * d * GAMMA
     thr = np.uint64(threshold)
-    for i in range(lo, hi):
-        ctr += GAMMA
-        v = y[i]
-        v = zero if v <= 0 else v
-        v = v * scale
-        out[i] = v if (mix64(ctr) >> SHIFT) >= thr else zero
+    for r in range(r0, r1):
+        hr, xr, yr, outr = h[r], xhat[r], y[r], out[r]
+        if drop:
+            for j in range(_U0, d):
+                xh = (np.float64(hr[j]) - mean[j]) * inv_std[j]
+                xr[j] = xh
+                v = h.dtype.type(np.float64(gamma[j]) * xh + np.float64(beta[j]))
+                yr[j] = v
+                v = zero if v <= 0 else v
+                v = v * scale
+                ctr += GAMMA
+                outr[j] = v if (mix64(ctr) >> SHIFT) >= thr else zero
+        else:  # a loop of its own: LLVM does not unswitch on drop
+            for j in range(_U0, d):
+                xh = (np.float64(hr[j]) - mean[j]) * inv_std[j]
+                xr[j] = xh
+                v = h.dtype.type(np.float64(gamma[j]) * xh + np.float64(beta[j]))
+                yr[j] = v
+                outr[j] = zero if v <= 0 else v
 
 
 @jit
@@ -115,11 +128,8 @@ def _forward_serial(h, bias, gamma, beta, y, out, xhat, mean, var, inv_std, eps,
     batchnorm._merge_blocks(n, part, mean, var)
     batchnorm._finish(n, var, inv_std, eps)
     _update_running(mean, var, running_mean, running_var, momentum, var_factor)
-    y1, out1 = y.reshape(-1), out.reshape(-1)
-    for r in range(n):
-        batchnorm._normalise_rows(r, r + 1, h, gamma, beta, y, xhat, mean, inv_std)
-        _relu_dropout(np.uint64(r * d), np.uint64((r + 1) * d), y1, out1, drop, seed, stream,
-                      threshold, scale)
+    _normalise_relu_dropout_rows(0, n, h, gamma, beta, y, xhat, out, mean, inv_std, drop, seed,
+                                 stream, threshold, scale)
 
 
 @jit
