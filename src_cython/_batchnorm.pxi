@@ -18,7 +18,7 @@ cdef enum:
 
 #: Elements (N·D or N·C·L) from which the kernels run multi-threaded (when
 #: there are at least two row blocks). ``FASTOPT_PARALLEL_THRESHOLD`` overrides.
-PARALLEL_ELEMENTS = int(_os.environ.get("FASTOPT_PARALLEL_THRESHOLD") or 1 << 16)
+PARALLEL_ELEMENTS = int(_os.environ.get("FASTOPT_PARALLEL_THRESHOLD") or 1 << 18)
 cdef Py_ssize_t PAR_ELEMENTS = PARALLEL_ELEMENTS
 
 

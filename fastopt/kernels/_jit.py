@@ -28,15 +28,20 @@ from numba import njit  # noqa: E402
 JIT_OPTIONS = dict(nogil=True, error_model="numpy", cache=True)
 jit = njit(**JIT_OPTIONS)
 
-#: Elements from which a kernel runs multi-threaded, by kernel weight. Measured
-#: on the 2-core dev machine (float32, 1 vs 2 threads, data in cache): the
-#: thread pool's fork/join costs about 6 us. Adam-like kernels (sqrt + divide,
-#: 0.6 ns/elem) break even at 2**15 and gain 1.3x at 2**16; SGD-like kernels
-#: (0.1 ns/elem) break even at 2**17 and gain 1.65x at 2**18.
-#: ``FASTOPT_PARALLEL_THRESHOLD`` overrides both.
+#: Elements from which a kernel runs multi-threaded, by kernel weight. Called
+#: back to back with a warm (spinning) pool, Adam-like kernels (sqrt + divide,
+#: 0.6 ns/elem) gain from 2**15 and SGD-like ones (0.1 ns/elem) from 2**17 on
+#: the 2-core dev machine. In training the pool is cold: each kernel sits
+#: between matrix products on NumPy's BLAS threads, and waking the pool and
+#: sharing the cores with the BLAS threads cost more than a kernel below
+#: 2**18 elements saves. Measured there, 2 threads, float32, train step
+#: (forward, backward, Adam): the book's 784-100x5-10 net (120,910 params)
+#: 1.17 ms with 2**15 / 2**17, 0.77 ms with 2**18 for both (1 thread: 0.78);
+#: 784-1000x3-10 (2.8 M params, Adam still parallel) 9.4 vs 8.3 ms (1 thread:
+#: 13.3). ``FASTOPT_PARALLEL_THRESHOLD`` overrides both.
 _OVERRIDE = os.environ.get("FASTOPT_PARALLEL_THRESHOLD")
-HEAVY_THRESHOLD = int(_OVERRIDE or 1 << 15)
-LIGHT_THRESHOLD = int(_OVERRIDE or 1 << 17)
+HEAVY_THRESHOLD = int(_OVERRIDE or 1 << 18)
+LIGHT_THRESHOLD = int(_OVERRIDE or 1 << 18)
 PARALLEL_THRESHOLD = {"heavy": HEAVY_THRESHOLD, "light": LIGHT_THRESHOLD}
 #: Elements per parallel work item (a multiple of every SIMD width).
 CHUNK = 1 << 13
@@ -96,7 +101,7 @@ def update_kernel(range_fn, parallel_fn, weight):
     def kernel(p, *args):
         gscale, clip, wd, decay = args[-4:]
         identity = gscale == 1 and not clip > 0 and wd == 0 and decay == 1
-        run(p, *args[:-4], None if identity else (gscale, clip, wd, decay))
+        run(p, *args[:-4], None if identity else np.array((gscale, clip, wd, decay), p.dtype))
 
     for name in ("__name__", "__qualname__", "__doc__", "range_fn", "parallel_fn",
                  "parallel_threshold"):
@@ -110,7 +115,8 @@ def update_kernel(range_fn, parallel_fn, weight):
 #
 # An update kernel's range function takes the four settings as one argument,
 # ``transform``: ``None`` when they make the identity (``update_kernel`` decides
-# per call), else the tuple ``(gscale, clip, wd, decay)``. Numba compiles the
+# per call), else the array ``[gscale, clip, wd, decay]`` in the parameter's
+# dtype (an array, not a tuple: a parallel driver cannot pass a tuple on). Numba compiles the
 # ``None`` case as a separate specialisation with the transform gone, a loop
 # that streams like a bare update (Momentum 1e7: 96 % of the streaming bound,
 # Adam 91 %, against 80 % and 86 % when one loop tested the settings: LLVM
@@ -120,7 +126,7 @@ def prepared(p, g, transform):
     """(parameter after decoupled decay, transformed gradient); (p, g) if *transform* is None."""
     if transform is None:
         return p, g
-    gscale, clip, wd, decay = transform
+    gscale, clip, wd, decay = transform[0], transform[1], transform[2], transform[3]
     p = decayed(p, decay)
     return p, transformed(g, p, gscale, clip, wd)
 

@@ -13,9 +13,11 @@ never columns. Measured here (2 cores, float32, forward + backward): splitting
 columns gained nothing at 256x1024 and 1000x784 and lost 2-4x at 128x100 (each
 thread strides through every page and shares a cache line per row with its
 neighbour); splitting rows gains 2.0x at 256x1024 and 1.9x at 1000x784.
-A parallel kernel forks twice (statistics, then normalisation), so it pays
-only from about 2**16 elements (break-even at 2**16 on that machine, a loss of
-15 % at 2**15): that is ``PARALLEL_ELEMENTS``.
+A parallel kernel forks twice (statistics, then normalisation): back to back
+it pays from about 2**16 elements (a loss of 15 % at 2**15), but between the
+matrix products of a training step the pool starts cold and shares the cores
+with the BLAS threads, so ``PARALLEL_ELEMENTS`` is 2**18, the optimizer
+kernels' threshold (see ``fastopt.kernels._jit``).
 
 Every kernel takes an optional float64 scratch ``work`` last (see
 ``batchnorm_work_size`` / ``batchnorm_channel_work_size``); a layer keeps one and
@@ -33,7 +35,7 @@ from ._jit import JIT_OPTIONS, jit
 
 #: Elements (N·D or N·C·L) from which the kernels run multi-threaded (when
 #: there are at least two row blocks). ``FASTOPT_PARALLEL_THRESHOLD`` overrides.
-PARALLEL_ELEMENTS = int(os.environ.get("FASTOPT_PARALLEL_THRESHOLD") or 1 << 16)
+PARALLEL_ELEMENTS = int(os.environ.get("FASTOPT_PARALLEL_THRESHOLD") or 1 << 18)
 
 _U0 = np.uint64(0)
 
