@@ -90,18 +90,24 @@ def elementwise(range_fn, parallel_fn, weight):
     return kernel
 
 
-def update_kernel(range_fn, parallel_fn, weight):
+def update_kernel(range_fn, parallel_fn, weight, divisors=()):
     """:func:`elementwise` for an optimizer update ``kernel(p, g, ..., gscale, clip, wd, decay)``.
 
     The range function takes ``transform`` in place of the last four arguments
-    (see :func:`prepared`).
+    (see :func:`prepared`). The arguments at positions *divisors* (counting
+    ``g`` as 0) arrive as ``None`` when they are 1: the range function then
+    skips dividing by them (exact: x / 1 == x), which saves a divider pass.
     """
     run = elementwise(range_fn, parallel_fn, weight)
 
     def kernel(p, *args):
         gscale, clip, wd, decay = args[-4:]
         identity = gscale == 1 and not clip > 0 and wd == 0 and decay == 1
-        run(p, *args[:-4], None if identity else np.array((gscale, clip, wd, decay), p.dtype))
+        args = list(args[:-4])
+        for i in divisors:
+            if args[i] == 1:
+                args[i] = None
+        run(p, *args, None if identity else np.array((gscale, clip, wd, decay), p.dtype))
 
     for name in ("__name__", "__qualname__", "__doc__", "range_fn", "parallel_fn",
                  "parallel_threshold"):
