@@ -9,11 +9,11 @@ import os as _os
 # OpenBLAS's idle threads busy-wait 2**28 cycles (~0.1 s) after each matrix product and
 # starve the kernels' OpenMP threads that run between products; with 2**4 they sleep at
 # once and every product pays to wake them. 2**20 cycles (~0.3 ms) keeps them awake
-# through a training step's back-to-back products. Measured on a 2-core machine,
-# 2 threads, train step with Adam: 784-1000x3-10 8.3 ms (2**4: 8.8, 2**28: 9.0; 1 thread
-# 13.3); the book's 784-100x5-10 0.77 ms (2**4: 1.16, 2**28: 0.76). OpenBLAS reads this
-# once, when NumPy loads it: it takes effect when fastopt is imported before NumPy (the
-# fastopt command always is); a value you set wins.
+# through a training step's back-to-back products. Measured on a 2-core machine, train
+# step with Adam at 2 threads: the book's 784-100x5-10 0.76-0.82 ms (2**4: 1.11-1.17);
+# 784-1000x3-10 8.0-8.7 ms (2**28: 8.9-9.4, 2**4: 8.6-8.9; 1 thread: 13.3). OpenBLAS
+# reads this once, when NumPy loads it: it takes effect when fastopt is imported before
+# NumPy (the fastopt command always is); a value you set wins.
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
 
 from . import data, nn, optim  # noqa: E402

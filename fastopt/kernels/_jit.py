@@ -35,10 +35,12 @@ jit = njit(**JIT_OPTIONS)
 #: between matrix products on NumPy's BLAS threads, and waking the pool and
 #: sharing the cores with the BLAS threads cost more than a kernel below
 #: 2**18 elements saves. Measured there, 2 threads, float32, train step
-#: (forward, backward, Adam): the book's 784-100x5-10 net (120,910 params)
-#: 1.17 ms with 2**15 / 2**17, 0.77 ms with 2**18 for both (1 thread: 0.78);
-#: 784-1000x3-10 (2.8 M params, Adam still parallel) 9.4 vs 8.3 ms (1 thread:
-#: 13.3). ``FASTOPT_PARALLEL_THRESHOLD`` overrides both.
+#: (forward, backward, Adam) of 784-1000x3-10 (2.8 M params; Adam parallel
+#: either way, batch norm over 100x1000 parallel only with the old values):
+#: 8.4-9.0 ms with 2**18, 9.9-10.8 ms with 2**15 / 2**17 (1 thread: 13.3).
+#: The book's 784-100x5-10 net (120,910 params) then runs every kernel on one
+#: thread: 0.76-0.82 ms per step (1 thread: 0.78). ``FASTOPT_PARALLEL_THRESHOLD``
+#: overrides both.
 _OVERRIDE = os.environ.get("FASTOPT_PARALLEL_THRESHOLD")
 HEAVY_THRESHOLD = int(_OVERRIDE or 1 << 18)
 LIGHT_THRESHOLD = int(_OVERRIDE or 1 << 18)
