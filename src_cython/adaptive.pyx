@@ -88,9 +88,18 @@ cdef void _adam(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating* g, floating
                 floating* vmax, floating omb1, floating omb2, floating step_size, floating bc2s,
                 floating eps, bint amsgrad, floating gscale, floating clip, floating wd,
                 floating decay) noexcept nogil:
-    # one loop per flag value (the flag folds to a constant in each)
+    # one loop per flag value (the flag folds to a constant in each), and one where
+    # bc2s is the constant 1 (the book's form): x / 1 == x, so the division folds away
+    # (Adam over the book net 71 -> 54 us)
     if amsgrad:
-        _adam_loop(lo, hi, p, g, m, v, vmax, omb1, omb2, step_size, bc2s, eps, True,
+        if bc2s == 1:
+            _adam_loop(lo, hi, p, g, m, v, vmax, omb1, omb2, step_size, 1, eps, True,
+                       gscale, clip, wd, decay)
+        else:
+            _adam_loop(lo, hi, p, g, m, v, vmax, omb1, omb2, step_size, bc2s, eps, True,
+                       gscale, clip, wd, decay)
+    elif bc2s == 1:
+        _adam_loop(lo, hi, p, g, m, v, vmax, omb1, omb2, step_size, 1, eps, False,
                    gscale, clip, wd, decay)
     else:
         _adam_loop(lo, hi, p, g, m, v, vmax, omb1, omb2, step_size, bc2s, eps, False,
