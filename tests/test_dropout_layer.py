@@ -27,6 +27,21 @@ def test_inverted_form_keeps_the_expectation():
     assert layer.forward(x, train=False) is x
 
 
+@pytest.mark.parametrize("inverted", [False, True])
+def test_backward_follows_the_last_forward(inverted):
+    """After an evaluation forward the backward is its constant scale, not the last mask."""
+    layer = nn.Dropout(0.25, inverted=inverted, seed=3)
+    x = np.random.default_rng(1).standard_normal((40, 30)).astype(np.float32)
+    dout = np.random.default_rng(2).standard_normal(x.shape).astype(np.float32)
+    train_mask = layer.forward(x) != 0
+    np.testing.assert_array_equal(layer.backward(dout) != 0, train_mask & (dout != 0))
+    layer.forward(x, train=False)
+    expected = dout if inverted else dout * np.float32(0.75)
+    np.testing.assert_array_equal(layer.backward(dout), expected)
+    with pytest.raises(ValueError, match="dout has shape"):
+        layer.backward(dout[:3])
+
+
 def test_masks_change_each_step_and_repeat_with_the_seed():
     x = np.ones(1000)
     a, b = nn.Dropout(0.5, seed=7), nn.Dropout(0.5, seed=7)

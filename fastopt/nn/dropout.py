@@ -40,7 +40,9 @@ class Dropout(Layer):
     inverted : bool, default False
         False: the book's form — training output ``x·mask``, evaluation output
         ``x·(1 − p)``. True: inverted dropout (PyTorch's) — training output
-        ``x·mask/(1 − p)``, evaluation output ``x``.
+        ``x·mask/(1 − p)``, evaluation output ``x``. ``backward`` follows the last
+        forward: the mask of a training forward, the constant scale of an
+        evaluation one.
     seed : int, tuple of ints or None
         Key of the masks; None draws a fresh one.
     """
@@ -62,6 +64,7 @@ class Dropout(Layer):
         if x.dtype.kind != "f":
             raise TypeError(f"Dropout input must be float32 or float64, got {x.dtype}")
         if not train:
+            self._last = (None, x.shape)
             return x if self.inverted else x * x.dtype.type(1 - self.p)
         stream = np.uint64(self.buffers["step"])
         self.buffers["step"] += np.uint64(1)
@@ -78,6 +81,8 @@ class Dropout(Layer):
         stream, shape = self._last
         if dout.shape != shape:
             raise ValueError(f"dout has shape {dout.shape}, the forward output had {shape}")
+        if stream is None:  # after an evaluation-mode forward: the same constant scale
+            return dout if self.inverted else dout * dout.dtype.type(1 - self.p)
         flat = np.ascontiguousarray(dout).reshape(-1)
         dx = np.empty_like(flat)
         _backend.kernels().dropout_backward(flat, dx, self.seed, stream, np.uint64(0),

@@ -9,7 +9,6 @@ model with one kernel call.
 import numpy as np
 
 from ..optim.flat import FlatParams
-from .dropout import Dropout
 from .fused import FusedHidden, stages
 from .layers import Affine, SoftmaxWithLoss
 
@@ -159,11 +158,7 @@ class Sequential:
         self.loss_layer.forward(self.predict(x, train), t)
         dout = self.loss_layer.backward(1)
         for layer in reversed(self.layers):
-            if not train and isinstance(layer, Dropout):
-                # evaluation-mode dropout is a constant scale: x·(1 − p) (book) or x (inverted)
-                dout = dout if layer.inverted else dout * dout.dtype.type(1 - layer.p)
-            else:
-                dout = layer.backward(dout)
+            dout = layer.backward(dout)
         return dout
 
     def accuracy(self, x, t, batch_size=None):
