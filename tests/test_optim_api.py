@@ -308,6 +308,7 @@ def _run_python(code, **env):
     root = os.path.dirname(os.path.dirname(fo.__file__))
     full_env = {**os.environ, **env,
                 "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    full_env = {k: v for k, v in full_env.items() if v is not None}  # None: unset it
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env)
 
 
@@ -333,10 +334,8 @@ def test_import_compiles_nothing_and_loads_numba_lazily():
 
 
 def test_short_openblas_wait_unless_set():
-    """fastopt asks OpenBLAS for a short idle spin (it starved the kernels' threads)."""
-    import os
-
+    """fastopt asks OpenBLAS for a 2**20-cycle idle spin (the default starved the kernels'
+    threads; 2**4 made every product wake them), unless the user set one."""
     code = "import os, fastopt; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
-    # (this process imported fastopt already, so its environment, passed on, holds the value)
-    assert _run_python(code).stdout.strip() == os.environ.get("OPENBLAS_THREAD_TIMEOUT", "4")
-    assert _run_python(code, OPENBLAS_THREAD_TIMEOUT="20").stdout.strip() == "20"
+    assert _run_python(code, OPENBLAS_THREAD_TIMEOUT=None).stdout.strip() == "20"
+    assert _run_python(code, OPENBLAS_THREAD_TIMEOUT="7").stdout.strip() == "7"
