@@ -83,7 +83,7 @@ class Affine(Layer):
         if self.x is None:
             self._need_forward("the input")
         np.matmul(self.x.T, dout, out=self.dW, casting="same_kind")
-        np.sum(dout, axis=0, out=self.db)
+        np.add.reduce(dout, axis=0, out=self.db)  # np.sum, without its wrapper
         if not input_grad:
             return None
         return (dout @ self.W.T).reshape(self.original_x_shape)
@@ -230,7 +230,8 @@ class SoftmaxWithLoss(Layer):
         if t.shape == (n,):
             if t.dtype.kind not in "iu":
                 raise TypeError(f"labels t must be integers when given as indices, got {t.dtype}")
-            if n and (t.min() < 0 or t.max() >= c):
+            # ufunc reductions: NumPy's .min()/.max() wrappers cost ~2 us each inside a step
+            if n and (np.minimum.reduce(t) < 0 or np.maximum.reduce(t) >= c):
                 raise ValueError(f"labels t must lie in [0, {c}), got values in [{t.min()}, {t.max()}]")
         elif t.shape != (n, c):
             raise ValueError(f"labels t must have shape ({n},) or ({n}, {c}), got {t.shape}")
@@ -255,7 +256,7 @@ class SoftmaxWithLoss(Layer):
         kernels.softmax_pick(e, sums, index, y, picks)  # labels checked: returns 0
         self.y, self.t = y, t
         np.log(picks, out=picks)
-        return -np.sum(picks) / n
+        return -np.add.reduce(picks) / n  # np.sum's result, without its wrapper (~5 us in a step)
 
     def backward(self, dout=1):
         if self.y is None:
