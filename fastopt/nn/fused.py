@@ -51,45 +51,45 @@ class FusedHidden:
     def _buffers(self, n, d, dtype):
         """Scratch arrays for an (n, d) batch, kept between steps (one batch shape at a time)."""
         key = (n, d, dtype)
-        if key not in self._scratch:
-            self._scratch = {key: {
-                "h": np.empty((n, d), dtype), "y": np.empty((n, d), dtype),
-                "xhat": np.empty((n, d), dtype), "d": np.empty((n, d), dtype),
-                "dx": np.empty((n, d), dtype),
-                "stats": np.empty((3, d)), "work": np.empty(batchnorm_work_size(n, d))}}
-        return self._scratch[key]
+        bufs = self._scratch.get(key)
+        if bufs is None:
+            mean, var, inv_std = np.empty((3, d))
+            bufs = {"h": np.empty((n, d), dtype), "y": np.empty((n, d), dtype),
+                    "xhat": np.empty((n, d), dtype), "d": np.empty((n, d), dtype),
+                    "dx": np.empty((n, d), dtype), "mean": mean, "var": var,
+                    "inv_std": inv_std, "work": np.empty(batchnorm_work_size(n, d))}
+            self._scratch = {key: bufs}
+        return bufs
 
-    def _dropout_args(self, dtype, stream):
-        """(drop, seed, stream, threshold, scale) of the dropout kernels for *stream*."""
-        drop = self.dropout
-        if drop is None:
-            return False, _ZERO, _ZERO, _ZERO, dtype.type(1)
-        return True, drop.seed, stream, drop.threshold, drop._scale(dtype)
+    def _scale(self, dtype):
+        """What the dropout kernels multiply a kept element by (1 without dropout)."""
+        return dtype.type(1) if self.dropout is None else self.dropout._scale(dtype)
 
     def forward(self, x, train=True):
         W = self.affine.W
         x2 = x.reshape(x.shape[0], -1) if x.ndim else x
         if not (train and x.ndim >= 2 and x2.shape[1] == W.shape[0] and x.shape[0] > 0
-                and np.result_type(x2, W) == W.dtype == self.batchnorm.gamma.dtype):
+                and (x2.dtype == W.dtype or np.result_type(x2, W) == W.dtype)
+                and W.dtype == self.batchnorm.gamma.dtype):
             self._fused = False
             for layer in self.layers:
                 x = layer.forward(x, train)
             return x
         n, d = x2.shape[0], W.shape[1]
         bufs = self._buffers(n, d, W.dtype)
-        h, y, xhat = bufs["h"], bufs["y"], bufs["xhat"]
-        mean, var, inv_std = bufs["stats"]
+        h, y, xhat, inv_std = bufs["h"], bufs["y"], bufs["xhat"], bufs["inv_std"]
         out = np.empty((n, d), W.dtype)
         np.matmul(x2, W, out=h)
         bn, drop = self.batchnorm, self.dropout
-        stream = _ZERO
-        if drop is not None:
-            stream = np.uint64(drop.buffers["step"])
-            drop.buffers["step"] += np.uint64(1)
+        if drop is None:
+            dropout_args = (False, _ZERO, _ZERO, _ZERO, self._scale(W.dtype))
+        else:
+            stream = drop.next_stream()
+            dropout_args = (True, drop.seed, stream, drop.threshold, drop._scale(W.dtype))
         _backend.kernels().bias_bn_relu_dropout_forward(
-            h, self.affine.b, bn.gamma, bn.beta, y, out, xhat, mean, var, inv_std, bn.eps,
-            bn.running_mean, bn.running_var, bn.momentum, bn._var_factor(n), bufs["work"],
-            *self._dropout_args(W.dtype, stream))
+            h, self.affine.b, bn.gamma, bn.beta, y, out, xhat, bufs["mean"], bufs["var"],
+            inv_std, bn.eps, bn.running_mean, bn.running_var, bn.momentum, bn._var_factor(n),
+            bufs["work"], *dropout_args)
         bn.buffers["trained"][()] = 1
         # leave each layer as its own forward would, so its own backward still works
         self.affine.x, self.affine.original_x_shape = x2, x.shape
@@ -115,10 +115,9 @@ class FusedHidden:
         bufs = self._buffers(n, d, W.dtype)
         dout = np.ascontiguousarray(dout, dtype=W.dtype)
         dx = bufs["dx"]
-        scale = self._dropout_args(W.dtype, _ZERO)[-1]
         _backend.kernels().bias_bn_relu_dropout_backward(
-            dout, self._out, bufs["xhat"], bn.gamma, bufs["stats"][2], scale, bufs["d"], dx,
-            bn.dgamma, bn.dbeta, affine.db, bufs["work"])
+            dout, self._out, bufs["xhat"], bn.gamma, bufs["inv_std"], self._scale(W.dtype),
+            bufs["d"], dx, bn.dgamma, bn.dbeta, affine.db, bufs["work"])
         np.matmul(affine.x.T, dx, out=affine.dW, casting="same_kind")
         if not input_grad:
             return None
