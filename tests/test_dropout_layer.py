@@ -42,6 +42,17 @@ def test_backward_follows_the_last_forward(inverted):
         layer.backward(dout[:3])
 
 
+def test_step_counter_wraps_silently_like_uint64():
+    layer = nn.Dropout(0.5, seed=4)
+    layer.buffers["step"][()] = 2**64 - 1
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer.forward(np.ones((3, 4)))
+    assert int(layer.buffers["step"]) == 0
+    assert layer._last[0] == np.uint64(2**64 - 1)
+
+
 def test_masks_change_each_step_and_repeat_with_the_seed():
     x = np.ones(1000)
     a, b = nn.Dropout(0.5, seed=7), nn.Dropout(0.5, seed=7)

@@ -16,8 +16,6 @@ from .._validate import check_bool, check_float
 from ..reference.rng import keep_threshold
 from .layers import Layer
 
-_ONE = np.uint64(1)
-
 
 def _seed64(seed):
     """A uint64 from an int, a tuple of ints, or None (fresh entropy)."""
@@ -61,7 +59,7 @@ class Dropout(Layer):
         """The mask stream of this training forward; advances the step counter."""
         step = self.buffers["step"]
         stream = step[()]
-        step[()] = stream + _ONE  # a 0-d array's += costs 8x this
+        step[()] = (int(stream) + 1) % 2**64  # wraps as uint64; a 0-d array's += costs 8x this
         return stream
 
     def _scale(self, dtype):
