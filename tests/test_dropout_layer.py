@@ -1,4 +1,6 @@
 """The Dropout layer: the book's non-inverted form, inverted dropout, masks, errors."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -45,7 +47,6 @@ def test_backward_follows_the_last_forward(inverted):
 def test_step_counter_wraps_silently_like_uint64():
     layer = nn.Dropout(0.5, seed=4)
     layer.buffers["step"][()] = 2**64 - 1
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         layer.forward(np.ones((3, 4)))
