@@ -70,6 +70,9 @@ def chunk_bounds(c, n):
     return np.uint64(lo), np.uint64(min(lo + CHUNK, n))
 
 
+_U0 = np.uint64(0)
+
+
 def elementwise(range_fn, parallel_fn, weight):
     """Wrap a range function and its parallel driver into a kernel ``kernel(p, g, ...)``.
 
@@ -82,8 +85,13 @@ def elementwise(range_fn, parallel_fn, weight):
         if n >= threshold and numba.get_num_threads() > 1:
             parallel_fn(n, p, *args)
         else:
-            range_fn(np.uint64(0), np.uint64(n), p, *args)
+            range_fn(_U0, np.uint64(n), p, *args)
 
+    return _described(kernel, range_fn, parallel_fn, threshold)
+
+
+def _described(kernel, range_fn, parallel_fn, threshold):
+    """*kernel* named and documented after its range function, which it exposes."""
     kernel.__name__ = range_fn.__name__.lstrip("_")
     kernel.__qualname__ = kernel.__name__
     kernel.__doc__ = range_fn.__doc__
@@ -100,21 +108,22 @@ def update_kernel(range_fn, parallel_fn, weight, divisors=()):
     ``g`` as 0) arrive as ``None`` when they are 1: the range function then
     skips dividing by them (exact: x / 1 == x), which saves a divider pass.
     """
-    run = elementwise(range_fn, parallel_fn, weight)
+    threshold = PARALLEL_THRESHOLD[weight]
 
     def kernel(p, *args):
-        gscale, clip, wd, decay = args[-4:]
-        identity = gscale == 1 and not clip > 0 and wd == 0 and decay == 1
-        args = list(args[:-4])
+        *args, gscale, clip, wd, decay = args
+        transform = (None if gscale == 1 and not clip > 0 and wd == 0 and decay == 1
+                     else np.array((gscale, clip, wd, decay), p.dtype))
         for i in divisors:
             if args[i] == 1:
                 args[i] = None
-        run(p, *args, None if identity else np.array((gscale, clip, wd, decay), p.dtype))
+        n = p.shape[0]  # elementwise's dispatch, written out: this runs every optimizer step
+        if n >= threshold and numba.get_num_threads() > 1:
+            parallel_fn(n, p, *args, transform)
+        else:
+            range_fn(_U0, np.uint64(n), p, *args, transform)
 
-    for name in ("__name__", "__qualname__", "__doc__", "range_fn", "parallel_fn",
-                 "parallel_threshold"):
-        setattr(kernel, name, getattr(run, name))
-    return kernel
+    return _described(kernel, range_fn, parallel_fn, threshold)
 
 
 # The gradient transform, as scalar functions: LLVM inlines them and keeps the
