@@ -39,6 +39,34 @@ def match_threads():
     return restore
 
 
+def start_case(bench_obj, case, size, impl):
+    """Build *case* at *size* for *impl* into ``bench_obj.bench`` and enter its context.
+
+    Threads are matched first (undone by :func:`finish_case`); an implementation
+    not available here raises ``NotImplementedError``, which asv shows as n/a.
+    """
+    from fastopt.bench import cases
+
+    bench_obj._restore = match_threads()
+    try:
+        bench_obj.bench = cases.build(case, size, impl)
+    except cases.Unavailable as exc:
+        bench_obj._restore()
+        raise NotImplementedError(str(exc)) from None
+    bench_obj._ctx = bench_obj.bench.active()
+    bench_obj._ctx.__enter__()
+
+
+def finish_case(bench_obj):
+    """Undo :func:`start_case` (whatever part of it ran)."""
+    ctx = getattr(bench_obj, "_ctx", None)
+    if ctx is not None:
+        ctx.__exit__(None, None, None)
+    restore = getattr(bench_obj, "_restore", None)
+    if restore is not None:
+        restore()
+
+
 def make_class(name, base, module, attrs):
     """A benchmark class *name* derived from *base*, placed in *module* (asv looks there)."""
     cls = type(name, (base,), {**attrs, "__module__": module, "__qualname__": name})

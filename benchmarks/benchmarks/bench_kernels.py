@@ -15,7 +15,7 @@ directly; ``book-net`` is the public API (``optim.<Class>`` over one
 """
 from fastopt.bench import cases
 
-from ._common import class_name, make_class, match_threads
+from ._common import class_name, finish_case, make_class, start_case
 
 
 class _CaseBenchmark:
@@ -28,22 +28,10 @@ class _CaseBenchmark:
     sample_time = 0.05
 
     def setup(self, impl, size):
-        self._restore = match_threads()
-        try:
-            self.bench = cases.build(self.case, size, impl)
-        except cases.Unavailable as exc:
-            self._restore()
-            raise NotImplementedError(str(exc)) from None
-        self._ctx = self.bench.active()
-        self._ctx.__enter__()
+        start_case(self, self.case, size, impl)
 
     def teardown(self, impl, size):
-        ctx = getattr(self, "_ctx", None)
-        if ctx is not None:
-            ctx.__exit__(None, None, None)
-        restore = getattr(self, "_restore", None)
-        if restore is not None:
-            restore()
+        finish_case(self)
 
     def time_case(self, impl, size):
         self.bench()

@@ -19,7 +19,7 @@ compare at one thread with ``NUMBA_NUM_THREADS=1 asv run ...``.
 """
 from fastopt.bench import cases
 
-from ._common import match_threads
+from ._common import finish_case, start_case
 
 CASE = cases.case_by_id("train-step")
 
@@ -32,22 +32,10 @@ class TrainStep:
     timeout = 300
 
     def setup(self, impl):
-        self._restore = match_threads()
-        try:
-            self.bench = cases.build(CASE, CASE.sizes[0], impl)
-        except cases.Unavailable as exc:
-            self._restore()
-            raise NotImplementedError(str(exc)) from None
-        self._ctx = self.bench.active()
-        self._ctx.__enter__()
+        start_case(self, CASE, CASE.sizes[0], impl)
 
     def teardown(self, impl):
-        ctx = getattr(self, "_ctx", None)
-        if ctx is not None:
-            ctx.__exit__(None, None, None)
-        restore = getattr(self, "_restore", None)
-        if restore is not None:
-            restore()
+        finish_case(self)
 
     def time_step(self, impl):
         self.bench()
