@@ -3,7 +3,7 @@
 # order are those of ``fastopt.reference.batchnorm`` / ``fastopt.kernels.batchnorm``.
 import numpy as np
 
-from fastopt.reference.batchnorm import batchnorm_channel_work_size, batchnorm_work_size
+from fastopt.reference.batchnorm import batchnorm_channel_work_size, batchnorm_work_size, scratch
 
 ctypedef fused real_p:  # gamma, beta, dgamma, dbeta
     float
@@ -17,8 +17,9 @@ cdef enum:
     ROW_BLOCK = 32  # rows per statistics block (part of the definition of the results)
 
 #: Elements (N·D or N·C·L) from which the kernels run multi-threaded (when
-#: there are at least two row blocks). ``FASTOPT_PARALLEL_THRESHOLD`` overrides.
-PARALLEL_ELEMENTS = int(_os.environ.get("FASTOPT_PARALLEL_THRESHOLD") or 1 << 18)
+#: there are at least two row blocks): the optimizer kernels' threshold (``HEAVY``,
+#: from ``_jit.pxi``, which every module including this one includes first).
+PARALLEL_ELEMENTS = HEAVY
 cdef Py_ssize_t PAR_ELEMENTS = PARALLEL_ELEMENTS
 
 
@@ -298,8 +299,6 @@ cdef void _sums_pass(const floating* dout, const floating* xhat, Py_ssize_t n, P
 
 
 cdef inline double[::1] _work(double[::1] work, Py_ssize_t size):
-    if work is None:
-        return np.empty(size)
-    return work
+    return scratch(work, size)  # too short raises: the loops below have no bounds checks
 
 

@@ -34,7 +34,7 @@ cdef extern from *:
 # Same values and override as fastopt.kernels._jit (read once per module).
 _OVERRIDE = _os.environ.get("FASTOPT_PARALLEL_THRESHOLD")
 cdef Py_ssize_t HEAVY = int(_OVERRIDE or 1 << 18)
-cdef Py_ssize_t LIGHT = int(_OVERRIDE or 1 << 18)
+cdef Py_ssize_t LIGHT = HEAVY
 cdef enum:
     CHUNK = 8192  # 2**13: elements per parallel work item (as fastopt.kernels._jit)
 

@@ -115,6 +115,7 @@ def bias_bn_relu_dropout_forward(floating[:, ::1] h, const floating[::1] bias,
         In the buffers' dtype.
     """
     cdef Py_ssize_t n = h.shape[0], d = h.shape[1], b, r0, r1, r
+    work = _work(work, batchnorm_work_size(n, d))
     cdef double* part = &work[0]
     cdef uint64_t key = stream_key_(seed, stream)
     cdef bint parallel = _parallel(n, n * d)
@@ -170,6 +171,7 @@ def bias_bn_relu_dropout_backward(const floating[:, ::1] dout, const floating[:,
         Scratch of ``batchnorm_work_size(N, D)`` elements.
     """
     cdef Py_ssize_t n = dout.shape[0], k = dout.shape[1], b, r0, r1
+    work = _work(work, batchnorm_work_size(n, k))
     cdef double* part = &work[0]
     cdef double* coef = part + 2 * _nblocks(n) * k
     cdef bint parallel = _parallel(n, n * k)

@@ -43,7 +43,7 @@ jit = njit(**JIT_OPTIONS)
 #: overrides both.
 _OVERRIDE = os.environ.get("FASTOPT_PARALLEL_THRESHOLD")
 HEAVY_THRESHOLD = int(_OVERRIDE or 1 << 18)
-LIGHT_THRESHOLD = int(_OVERRIDE or 1 << 18)
+LIGHT_THRESHOLD = HEAVY_THRESHOLD  # one value since 2**18; the two names stay for callers
 PARALLEL_THRESHOLD = {"heavy": HEAVY_THRESHOLD, "light": LIGHT_THRESHOLD}
 #: Elements per parallel work item (a multiple of every SIMD width).
 CHUNK = 1 << 13

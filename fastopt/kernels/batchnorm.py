@@ -24,18 +24,18 @@ Every kernel takes an optional float64 scratch ``work`` last (see
 passes it, else each call allocates one. Each kernel exposes ``.serial`` and
 ``.parallel`` (same arguments) for tests and benchmarks.
 """
-import os
-
 import numba
 import numpy as np
 from numba import njit, prange
 
-from ..reference.batchnorm import ROW_BLOCK, batchnorm_channel_work_size, batchnorm_work_size
-from ._jit import JIT_OPTIONS, jit
+from ..reference.batchnorm import (ROW_BLOCK, batchnorm_channel_work_size, batchnorm_work_size,
+                                   scratch)
+from ._jit import HEAVY_THRESHOLD, JIT_OPTIONS, jit
 
 #: Elements (N·D or N·C·L) from which the kernels run multi-threaded (when
-#: there are at least two row blocks). ``FASTOPT_PARALLEL_THRESHOLD`` overrides.
-PARALLEL_ELEMENTS = int(os.environ.get("FASTOPT_PARALLEL_THRESHOLD") or 1 << 18)
+#: there are at least two row blocks): the optimizer kernels' threshold, so
+#: ``FASTOPT_PARALLEL_THRESHOLD`` overrides it too.
+PARALLEL_ELEMENTS = HEAVY_THRESHOLD
 
 _U0 = np.uint64(0)
 
@@ -472,9 +472,7 @@ def _variants(serial_fn, parallel_fn, nargs, work_size):
             if len(args) == nargs + 1:
                 *args, work = args
             x = args[0]
-            if work is None:
-                work = np.empty(work_size(*x.shape))
-            choose(x)(*args, work)
+            choose(x)(*args, scratch(work, work_size(*x.shape)))
         return kernel
 
     def auto(x):

@@ -57,6 +57,20 @@ def batchnorm_channel_work_size(n, c, length):
     return (2 * -(-n // ROW_BLOCK) + 2) * c * length + 3 * c
 
 
+def scratch(work, size):
+    """*work*, or a new float64 scratch of *size* elements when it is None.
+
+    Raises ``ValueError`` when *work* is shorter than *size* (the compiled
+    kernels write through it without bounds checks).
+    """
+    if work is None:
+        return np.empty(size)
+    if work.shape[0] < size:
+        raise ValueError(f"work has {work.shape[0]} elements; this batch needs {size} "
+                         "(batchnorm_work_size / batchnorm_channel_work_size)")
+    return work
+
+
 # ------------------------------------------------------------ building blocks
 
 
