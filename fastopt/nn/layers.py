@@ -204,6 +204,10 @@ class Softmax(Layer):
         return self.out * (dout - np.sum(dout * self.out, axis=-1, keepdims=True))
 
 
+def _label_range_error(t, c):
+    return ValueError(f"labels t must lie in [0, {c}), got values in [{t.min()}, {t.max()}]")
+
+
 class SoftmaxWithLoss(Layer):
     """Softmax then cross-entropy (the book's last layer).
 
@@ -219,20 +223,21 @@ class SoftmaxWithLoss(Layer):
         self.y = self.t = None
 
     @staticmethod
-    def check_labels(t, n, c):
+    def check_labels(t, n, c, check_range=True):
         """*t* as an array, if it holds labels for N = *n* samples of C = *c* classes.
 
         Class indices (N,) in [0, C) or one-hot rows (N, C); anything else raises a
         ``ValueError``/``TypeError`` that says what was expected. (Networks call this
         before their forward, so a bad batch changes no running statistic.)
+        ``check_range=False`` leaves the [0, C) test to the caller.
         """
         t = np.asarray(t)
         if t.shape == (n,):
             if t.dtype.kind not in "iu":
                 raise TypeError(f"labels t must be integers when given as indices, got {t.dtype}")
             # ufunc reductions: NumPy's .min()/.max() wrappers cost ~2 us each inside a step
-            if n and (np.minimum.reduce(t) < 0 or np.maximum.reduce(t) >= c):
-                raise ValueError(f"labels t must lie in [0, {c}), got values in [{t.min()}, {t.max()}]")
+            if check_range and n and (np.minimum.reduce(t) < 0 or np.maximum.reduce(t) >= c):
+                raise _label_range_error(t, c)
         elif t.shape != (n, c):
             raise ValueError(f"labels t must have shape ({n},) or ({n}, {c}), got {t.shape}")
         return t
@@ -241,11 +246,13 @@ class SoftmaxWithLoss(Layer):
         if x.ndim != 2:
             raise ValueError(f"SoftmaxWithLoss takes (N, C) scores, got shape {x.shape}")
         n, c = x.shape
-        t = self.check_labels(t, n, c)
-        index = t if t.ndim == 1 else (t.argmax(axis=1) if n and c else None)
-        if x.dtype.kind != "f" or not n or not c:  # nothing for the kernels to do
+        kernel_path = x.dtype.kind == "f" and n and c
+        # on the kernel path softmax_pick counts the labels outside [0, C) itself
+        t = self.check_labels(t, n, c, check_range=not kernel_path)
+        if not kernel_path:  # nothing for the kernels to do
             self.y, self.t = softmax(x), t
             return cross_entropy_error(self.y, t)
+        index = t if t.ndim == 1 else t.argmax(axis=1)
         kernels = _backend.kernels()
         x = np.ascontiguousarray(x)
         e = np.empty_like(x)
@@ -253,7 +260,8 @@ class SoftmaxWithLoss(Layer):
         np.exp(e, out=e)
         sums = np.add.reduce(e, axis=1)
         y, picks = np.empty_like(e), np.empty(n, e.dtype)
-        kernels.softmax_pick(e, sums, index, y, picks)  # labels checked: returns 0
+        if kernels.softmax_pick(e, sums, index, y, picks):
+            raise _label_range_error(t, c)
         self.y, self.t = y, t
         np.log(picks, out=picks)
         return -np.add.reduce(picks) / n  # np.sum's result, without its wrapper (~5 us in a step)
