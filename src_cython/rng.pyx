@@ -51,7 +51,7 @@ def bits_from_key(uint64_t key, uint64_t index):
     -------
     int
     """
-    return mix64_(key + (index + 1) * GAMMA)
+    return bits_from_key_(key, index)
 
 
 def random_bits(uint64_t seed, uint64_t stream, uint64_t index):
@@ -65,7 +65,7 @@ def random_bits(uint64_t seed, uint64_t stream, uint64_t index):
     -------
     int
     """
-    return mix64_(stream_key_(seed, stream) + (index + 1) * GAMMA)
+    return bits_from_key_(stream_key_(seed, stream), index)
 
 
 def uniform_at(uint64_t seed, uint64_t stream, uint64_t index):
@@ -79,5 +79,5 @@ def uniform_at(uint64_t seed, uint64_t stream, uint64_t index):
     -------
     float
     """
-    cdef uint64_t bits = mix64_(stream_key_(seed, stream) + (index + 1) * GAMMA)
+    cdef uint64_t bits = bits_from_key_(stream_key_(seed, stream), index)
     return <double>(bits >> SHIFT) * (1.0 / 9007199254740992.0)
