@@ -70,8 +70,6 @@ class _StepBenchmark:
         if backend not in fastopt.available_backends():
             raise NotImplementedError(f"backend {backend!r} is not available here")
         layout = LAYOUT_BY_NAME[layout_name]
-        self._previous_backend = fastopt.get_backend()
-        fastopt.set_backend(backend)
         params, grads = make_problem(layout)
         cls_name, kwargs = self.case.optimizer
         self.opt = getattr(fastopt.optim, cls_name)(params, **kwargs)
@@ -80,14 +78,18 @@ class _StepBenchmark:
             raise RuntimeError(f"optim.{cls_name}(**{kwargs}) calls {kernel!r}, "
                                f"not the case's {self.case.kernel!r}")
         self.grads = None if layout["flat"] else grads
+        # a context, as the other suites: get_backend() names the resolved backend, so a
+        # set_backend(previous) round trip would drop auto's per-kernel choices
+        self._backend_ctx = fastopt.use_backend(backend)
+        self._backend_ctx.__enter__()
         # warm up: compile (or load numba's cache) and allocate the state
         self.opt.step(self.grads)
         self.opt.step(self.grads)
 
     def teardown(self, backend, layout_name):
-        previous = getattr(self, "_previous_backend", None)
-        if previous is not None:
-            fastopt.set_backend(previous)
+        ctx = getattr(self, "_backend_ctx", None)
+        if ctx is not None:
+            ctx.__exit__(None, None, None)
 
     def time_step(self, backend, layout_name):
         self.opt.step(self.grads)

@@ -15,6 +15,7 @@ threads of NumPy's matrix products; all three are recorded.
 """
 import contextlib
 import gc
+import importlib.metadata
 import math
 import os
 import platform
@@ -119,9 +120,11 @@ def threads(n):
     except ImportError:
         numba = None
     if numba is not None:
+        # the kernels' threads only: the limiter below sets the BLAS and restores the
+        # BLAS's own earlier limits (set_num_threads would undo to the kernel count)
         before = _threads.get_num_threads()
-        _threads.set_num_threads(n)
-        restore.append(lambda: _threads.set_num_threads(before))
+        _threads.set_kernel_threads(n)
+        restore.append(lambda: _threads.set_kernel_threads(before))
         state["fastopt"] = n
     if "torch" in sys.modules:  # only when a peer needs it; importing torch is slow
         torch = sys.modules["torch"]
@@ -163,14 +166,11 @@ def machine_info():
         info["affinity"] = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         pass
-    import numpy
-
-    info["numpy"] = numpy.__version__
-    for mod in ("numba", "torch", "threadpoolctl"):
-        try:
-            info[mod] = __import__(mod).__version__
-        except ImportError:
-            info[mod] = None
+    for dist in ("numpy", "numba", "torch", "threadpoolctl"):
+        try:  # the installed version, without importing (torch takes ~2 s)
+            info[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            info[dist] = None
     from .. import _backend
 
     info["backends"] = _backend.available_backends()
