@@ -15,40 +15,34 @@ denormals or infinities.
 Needs Numba (else :class:`~fastopt.bench.cases.Unavailable`). Compiled on first
 use, cached on disk like fastopt's kernels.
 """
-import numpy as np
-
 from .cases import DTYPE, Bench, Unavailable, random_array
 
 try:
-    import numba
     from numba import prange
 
-    from ..kernels._jit import CHUNK, HEAVY_THRESHOLD, JIT_OPTIONS
+    from ..kernels._jit import chunk_bounds, elementwise, jit, jit_parallel, n_chunks
 except ImportError as _exc:  # the bound is then unavailable; the rest of the bench runs
-    numba = None
+    prange = None
     _IMPORT_ERROR = str(_exc)
 else:
-    _serial = numba.njit(**JIT_OPTIONS)
-    _parallel = numba.njit(parallel=True, **JIT_OPTIONS)
-
-    @_serial
+    @jit
     def _s10(lo, hi, a, s):
         for i in range(lo, hi):
             a[i] = a[i] * s
 
-    @_serial
+    @jit
     def _s11(lo, hi, a, b, s):
         for i in range(lo, hi):
             a[i] = a[i] * s + b[i]
 
-    @_serial
+    @jit
     def _s21(lo, hi, a1, a2, b, s):
         for i in range(lo, hi):
             x = b[i]
             a1[i] = a1[i] * s + x
             a2[i] = a2[i] * s + x
 
-    @_serial
+    @jit
     def _s31(lo, hi, a1, a2, a3, b, s):
         for i in range(lo, hi):
             x = b[i]
@@ -56,7 +50,7 @@ else:
             a2[i] = a2[i] * s + x
             a3[i] = a3[i] * s + x
 
-    @_serial
+    @jit
     def _s22(lo, hi, a1, a2, b, c, s):
         for i in range(lo, hi):
             x = b[i] + c[i]
@@ -65,49 +59,44 @@ else:
 
     # One driver per kernel, as fastopt's kernels do (a generic driver taking
     # the range function caches badly, numba/numba#9348).
-    @_serial
-    def _bounds(c, n):
-        lo = c * CHUNK
-        return np.uint64(lo), np.uint64(min(lo + CHUNK, n))
+    @jit_parallel
+    def _p10(n, a, *args):
+        for c in prange(n_chunks(n)):
+            lo, hi = chunk_bounds(c, n)
+            _s10(lo, hi, a, *args)
 
-    @_parallel
-    def _p10(n, a, s):
-        for c in prange((n + CHUNK - 1) // CHUNK):
-            lo, hi = _bounds(c, n)
-            _s10(lo, hi, a, s)
+    @jit_parallel
+    def _p11(n, a, *args):
+        for c in prange(n_chunks(n)):
+            lo, hi = chunk_bounds(c, n)
+            _s11(lo, hi, a, *args)
 
-    @_parallel
-    def _p11(n, a, b, s):
-        for c in prange((n + CHUNK - 1) // CHUNK):
-            lo, hi = _bounds(c, n)
-            _s11(lo, hi, a, b, s)
+    @jit_parallel
+    def _p21(n, a, *args):
+        for c in prange(n_chunks(n)):
+            lo, hi = chunk_bounds(c, n)
+            _s21(lo, hi, a, *args)
 
-    @_parallel
-    def _p21(n, a1, a2, b, s):
-        for c in prange((n + CHUNK - 1) // CHUNK):
-            lo, hi = _bounds(c, n)
-            _s21(lo, hi, a1, a2, b, s)
+    @jit_parallel
+    def _p31(n, a, *args):
+        for c in prange(n_chunks(n)):
+            lo, hi = chunk_bounds(c, n)
+            _s31(lo, hi, a, *args)
 
-    @_parallel
-    def _p31(n, a1, a2, a3, b, s):
-        for c in prange((n + CHUNK - 1) // CHUNK):
-            lo, hi = _bounds(c, n)
-            _s31(lo, hi, a1, a2, a3, b, s)
+    @jit_parallel
+    def _p22(n, a, *args):
+        for c in prange(n_chunks(n)):
+            lo, hi = chunk_bounds(c, n)
+            _s22(lo, hi, a, *args)
 
-    @_parallel
-    def _p22(n, a1, a2, b, c2, s):
-        for c in prange((n + CHUNK - 1) // CHUNK):
-            lo, hi = _bounds(c, n)
-            _s22(lo, hi, a1, a2, b, c2, s)
-
-    #: (in-place arrays, read-only arrays) -> (serial range function, parallel driver)
-    KERNELS = {(1, 0): (_s10, _p10), (1, 1): (_s11, _p11), (2, 1): (_s21, _p21),
-               (3, 1): (_s31, _p31), (2, 2): (_s22, _p22)}
-    #: Elements from which the bound runs multi-threaded (fastopt's heavy-kernel threshold).
-    THRESHOLD = HEAVY_THRESHOLD
+    #: (in-place arrays, read-only arrays) -> kernel ``kernel(*arrays, s)``, serial below
+    #: the heavy-kernel threshold (or on one thread), like fastopt's kernels
+    KERNELS = {(1, 0): elementwise(_s10, _p10, "heavy"), (1, 1): elementwise(_s11, _p11, "heavy"),
+               (2, 1): elementwise(_s21, _p21, "heavy"), (3, 1): elementwise(_s31, _p31, "heavy"),
+               (2, 2): elementwise(_s22, _p22, "heavy")}
 
 
-def stream_function(k, r, n, *, seed=0):
+def stream_function(k, r, n):
     """A zero-argument function streaming over ``k`` in-place and ``r`` read-only arrays of *n*.
 
     Raises
@@ -117,24 +106,18 @@ def stream_function(k, r, n, *, seed=0):
     ValueError
         No kernel for (k, r).
     """
-    if numba is None:
+    if prange is None:
         raise Unavailable(f"the streaming bound needs Numba ({_IMPORT_ERROR})")
     if (k, r) not in KERNELS:
         raise ValueError(f"no streaming kernel for {k} in-place and {r} read-only arrays; "
                          f"have {sorted(KERNELS)}")
-    serial, parallel = KERNELS[(k, r)]
-    threshold = THRESHOLD
-    arrays = [random_array(n, seed + i) for i in range(k + r)]
+    kernel = KERNELS[(k, r)]
+    arrays = [random_array(n, i) for i in range(k + r)]
     s = DTYPE.type(1.0)
-    lo, hi = np.uint64(0), np.uint64(n)
 
     def fn():
-        if n >= threshold and numba.get_num_threads() > 1:
-            parallel(n, *arrays, s)
-        else:
-            serial(lo, hi, *arrays, s)
+        kernel(*arrays, s)
 
-    fn.arrays = arrays
     return fn
 
 
