@@ -129,7 +129,7 @@ def _default_selection():
 
 def get_backend():
     """Name of the active backend (resolving ``FASTOPT_BACKEND`` on first call)."""
-    name = getattr(_state, "name", None)
+    name = _state.name
     return name if name is not None else _default_selection()[0]
 
 
@@ -137,7 +137,7 @@ def kernels(name=None):
     """The kernels of backend *name* (default: the active one, ``auto``'s choices included)."""
     if name:
         return _select(name, "backend")[1]
-    module = getattr(_state, "kernels", None)
+    module = _state.kernels
     return module if module is not None else _default_selection()[1]
 
 
@@ -152,7 +152,7 @@ def set_backend(name):
 def use_backend(name):
     """Context manager: use backend *name* in this thread inside the ``with`` block."""
     resolved, module = _select(name, "backend")
-    previous = getattr(_state, "name", None), getattr(_state, "kernels", None)
+    previous = _state.name, _state.kernels
     _state.name, _state.kernels = resolved, module
     try:
         yield resolved

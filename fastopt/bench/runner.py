@@ -25,6 +25,7 @@ import time
 
 from .. import __version__
 from . import cases as _cases
+from .report import fmt_time
 
 #: Settings of a full run and of ``--quick``.
 FULL = {"rounds": 3, "repeat": 5, "min_time": 0.02, "round_budget": 1.0}
@@ -325,15 +326,7 @@ def _run_row(case, size, impls, settings, say):
             q = statistics.quantiles(s, n=4) if len(s) >= 2 else [s[0]] * 3
             rec["q1_s"], rec["q3_s"] = q[0], q[2]
             rec["min_s"] = s[0]
-    shown = ", ".join(f"{r['impl']} {_fmt_time(r['median_s'])}" for r in records.values()
+    shown = ", ".join(f"{r['impl']} {fmt_time(r['median_s'])}" for r in records.values()
                       if r.get("median_s") is not None)
     say(f"  {case.id} {size.label}: {shown}")
     return list(records.values())
-
-
-def _fmt_time(seconds):
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.1f} us"
