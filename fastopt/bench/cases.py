@@ -175,13 +175,6 @@ class Case:
         raise ValueError(f"case {self.id!r} has no size {label!r}; "
                          f"choose one of {[s.label for s in self.sizes]}")
 
-    def bytes_moved(self, size):
-        """Bytes one call moves at *size* (None when not a streaming case)."""
-        if self.bytes_per_elem is None:
-            return None
-        return self.bytes_per_elem * self.size(size).elements if isinstance(size, str) \
-            else self.bytes_per_elem * size.elements
-
 
 _OPT_SIZES = (SIZE_1E6, SIZE_1E7, SIZE_BOOK_NET)
 _TORCH_OPT = ("torch-forloop", "torch-foreach", "torch-fused")
@@ -258,14 +251,13 @@ def case_by_id(case_id):
             from None
 
 
-def implementations(case, *, bound=True):
+def implementations(case):
     """Every implementation name that applies to *case* (available here or not).
 
-    fastopt's backends first, then ``bound`` (streaming cases, when *bound*),
-    then the case's peers.
+    fastopt's backends first, then ``bound`` (streaming cases), then the case's peers.
     """
     head = list(BACKENDS)
-    if bound and case.stream is not None:
+    if case.stream is not None:
         head.insert(0, "bound")
     return head + list(case.peers)
 

@@ -74,7 +74,7 @@ def build(case, size, impl):
 # ----------------------------------------------------------------- the book's NumPy code
 
 
-def _flat_problem(case, size):
+def _flat_problem(size):
     """(params, grads) dicts: one buffer of the size, or the book's 10 arrays."""
     if size.label == SIZE_BOOK_NET.label:
         return book_net_arrays()
@@ -86,7 +86,7 @@ def _book_optimizer(case, size, impl):
     if case.book is None:
         raise Unavailable(f"the book has no {case.title}")
     cls_name, kwargs = case.book
-    params, grads = _flat_problem(case, size)
+    params, grads = _flat_problem(size)
     opt = book_numpy.OPTIMIZERS[cls_name](**kwargs)
 
     def fn():
@@ -148,7 +148,7 @@ def _torch_optimizer(case, size, impl):
     if case.torch is None:
         raise Unavailable(f"PyTorch has no {case.title}")
     cls_name, kwargs = case.torch
-    params, grads = _flat_problem(case, size)
+    params, grads = _flat_problem(size)
     tensors = []
     for name, p in params.items():
         t = torch.from_numpy(p).requires_grad_(True)

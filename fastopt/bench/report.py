@@ -109,7 +109,7 @@ def _num(value, fmt):
     return "-" if value is None else format(value, fmt)
 
 
-def format_run(run, settings=None):
+def format_run(run):
     """The table of one thread count, as text."""
     results = run["results"]
     state = run.get("thread_state", {})
@@ -169,7 +169,7 @@ def format_report(data):
               f"load average at start {_num(m.get('load_average') and m['load_average'][0], '.2f')}; "
               "bound = in-place streaming kernel moving the case's bytes (fastopt.bench.stream)")]
     for run in data["runs"]:
-        lines += ["", format_run(run, s), "", format_goals(run.get("goals") or
+        lines += ["", format_run(run), "", format_goals(run.get("goals") or
                                                            evaluate_goals(run["results"]),
                                                            run["threads"])]
     if data.get("startup"):

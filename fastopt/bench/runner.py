@@ -155,8 +155,7 @@ def _import_torch():
     try:
         import torch  # noqa: F401
     except ImportError:
-        return None
-    return sys.modules["torch"]
+        pass
 
 
 def machine_info():
