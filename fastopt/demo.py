@@ -55,16 +55,16 @@ def plot_paths(result, filename):
     """Draw each path over the contour of f, one panel per optimizer (the book's Fig. 6-8)."""
     import numpy as np
 
-    from .plots import pyplot
+    from .plots import figure
 
-    plt = pyplot()
     xs, ys = np.meshgrid(np.arange(-10, 10, 0.01), np.arange(-5, 5, 0.01))
     zs = f(xs, ys)
     zs[zs > 7] = 0  # the book's contour masking
     names = list(result["paths"])
     cols = 3
     rows = -(-len(names) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    fig = figure(figsize=(4 * cols, 3.2 * rows + 0.4))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.flat, names):
         pts = np.array(result["paths"][name]["path"])
         ax.contour(xs, ys, zs)
@@ -72,9 +72,11 @@ def plot_paths(result, filename):
         ax.plot(0, 0, "+")
         ax.set_xlim(-10, 10)
         ax.set_ylim(-10, 10)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
         ax.set_title(name)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
+    fig.suptitle(f"f(x, y) = x²/20 + y², {result['steps']} updates from {tuple(result['start'])}")
     fig.tight_layout()
     fig.savefig(filename, dpi=100)
-    plt.close(fig)

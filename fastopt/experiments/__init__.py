@@ -145,12 +145,8 @@ def run(name, settings=None, *, echo=print):
 
 
 def _save_figure(result, filename):
-    from ..plots import pyplot
+    from ..plots import figure
 
-    plt = pyplot()
-    fig = plt.figure(figsize=(8, 6))
-    try:
-        result.draw(fig)
-        fig.savefig(filename, dpi=100, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    fig = figure(figsize=(8, 6))  # not attached to pyplot: the caller's backend is untouched
+    result.draw(fig)
+    fig.savefig(filename, dpi=100, bbox_inches="tight")

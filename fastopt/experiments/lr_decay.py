@@ -68,6 +68,9 @@ def lr_decay(settings):
     }
 
     def draw(fig):
+        from matplotlib.ticker import MaxNLocator
+
+        fig.set_size_inches(14, 4)
         ax1, ax2, ax3 = fig.subplots(1, 3)
         for name in names:
             ax1.plot(data["lr_steps"], lr_curves[name], label=name)
@@ -76,8 +79,10 @@ def lr_decay(settings):
         ax1.set(xlabel="step", ylabel="learning rate", title="schedules")
         ax2.set(xlabel="epoch", ylabel="training loss", title="training loss (mean per epoch)")
         ax3.set(xlabel="epoch", ylabel="test accuracy", title="test accuracy")
+        for ax in (ax2, ax3):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax1.legend(fontsize=8)
-        fig.set_size_inches(13, 4)
+        fig.tight_layout()
 
     const = final_loss["constant"]
     summary = [f"training loss (last 3 epochs) / final test accuracy (mean of {n_seeds} seeds, {epochs} epochs, "

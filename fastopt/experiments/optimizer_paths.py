@@ -53,7 +53,7 @@ def optimizer_paths(settings):
         names = list(paths)
         cols = 4
         rows = -(-len(names) // cols)
-        fig.set_size_inches(4 * cols, 3.2 * rows)
+        fig.set_size_inches(4 * cols, 3.2 * rows + 0.4)
         for k, name in enumerate(names):
             ax = fig.add_subplot(rows, cols, k + 1)
             pts = np.array(paths[name]["path"])
@@ -64,6 +64,9 @@ def optimizer_paths(settings):
             ax.set_ylim(-10, 10)
             cfg = ", ".join(f"{k}={v}" for k, v in settings_used[name].items())
             ax.set_title(f"{name} ({cfg})", fontsize=9)
+            ax.set_xlabel("x")
+            ax.set_ylabel("y")
+        fig.suptitle(f"f(x, y) = x²/20 + y², {steps} updates from (-7, 2); minimum at (0, 0)")
         fig.tight_layout()
 
     summary = [f"f(x, y) = x^2/20 + y^2 from (-7, 2), {steps} updates; f at the end:"]

@@ -17,6 +17,7 @@ import numpy as np
 from .. import nn, optim
 from ..techniques import L2Tie, SharedSequential, TiedAffine
 from ..techniques._mlp import fit_steps, mlp
+from ..plots import plain_log_ticks
 from . import Result, experiment
 from ._common import load, progress_bar, seeds
 
@@ -128,11 +129,13 @@ def param_tying(settings):
             ax1.plot(sizes, tying[m], label=m, **style)
         ax1.set(xscale="log", xlabel="training images per class (each model)", ylabel="test accuracy",
                 title="L2 tying of two models")
+        plain_log_ticks(ax1.xaxis, sizes)
         ax1.legend(fontsize=8)
         for kind in sharing:
             ax2.plot(sizes, sharing[kind], "o-", label=f"{kind} ({n_params[kind]} parameters)")
         ax2.set(xscale="log", xlabel="training images per class", ylabel="test accuracy",
                 title="hard sharing of 3 hidden layers")
+        plain_log_ticks(ax2.xaxis, sizes)
         ax2.legend(fontsize=8)
         fig.set_size_inches(11, 4)
 

@@ -13,6 +13,7 @@ import numpy as np
 from .. import optim
 from ..techniques import Pruner, magnitude_masks, sparsity
 from ..techniques._mlp import fit, mlp
+from ..plots import plain_log_ticks
 from . import Result, experiment
 from ._common import load, progress_bar, seeds
 
@@ -96,6 +97,7 @@ def pruning(settings):
             ax.plot(kept, rec["acc_pruned"], "x--", color=f"C{i}", label=f"{method}, before retraining")
         ax.axhline(dense_acc, color="0.5", linestyle=":", label="dense")
         ax.set_xscale("log")
+        plain_log_ticks(ax.xaxis, [100 * (1 - s) for s in results["magnitude"]["sparsity"]])
         ax.invert_xaxis()
         ax.set(xlabel="weights kept (%)", ylabel="test accuracy",
                title=f"pruning a {'-'.join(map(str, sizes))} net ({weights} weights)")

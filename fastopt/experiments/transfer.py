@@ -22,6 +22,7 @@ import numpy as np
 from .. import optim
 from ..techniques import copy_parameters, freeze
 from ..techniques._mlp import fit, fit_steps, mlp
+from ..plots import plain_log_ticks
 from . import Result, experiment
 from ._common import load, progress_bar, seeds
 
@@ -90,6 +91,7 @@ def transfer(settings):
             ax.plot(sizes, acc[m], marker=marker, label=m)
         ax.set(xscale="log", xlabel="training images per class (digits 5-9)", ylabel="test accuracy",
                title=f"transfer from digits 0-4 (pretrained test accuracy {pre_acc:.3f})")
+        plain_log_ticks(ax.xaxis, sizes)
         ax.legend()
 
     summary = [f"pretrained on 0-4: test accuracy {pre_acc:.4f}; on 5-9 by images per class {sizes} "
