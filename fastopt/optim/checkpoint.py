@@ -2,13 +2,34 @@
 
 The file is written atomically (temporary file, then rename). Loading checks
 every name, shape, dtype and hyperparameter first and changes nothing unless all
-of it matches.
+of it matches. It is bounded in memory: the file's structure is checked against
+the optimizer and parameters before any array is inflated, so only arrays of the
+expected shapes, plus at most :data:`MAX_EXTRA_BYTES` of arrays in ``extra``,
+are ever read.
 """
+from collections.abc import Mapping
+
 import numpy as np
 
 from .checkpoint_io import read_tree, write_tree
 
 CHECKPOINT_KIND = "fastopt.optimizer-checkpoint"
+#: Most bytes the arrays saved in a checkpoint's ``extra`` may declare in all
+#: (raise it to load checkpoints with larger extra arrays).
+MAX_EXTRA_BYTES = 64 * 2**20
+_KEYS = ("kind", "optimizer", "params", "extra")
+
+
+def _named_arrays(params):
+    """*params* as a dict name -> ndarray; TypeError naming ``params`` otherwise."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping of name -> numpy.ndarray, "
+                        f"got {type(params).__name__}")
+    for name, arr in params.items():
+        if not isinstance(name, str) or not isinstance(arr, np.ndarray):
+            raise TypeError(f"params must map str names to numpy.ndarray, got "
+                            f"{type(name).__name__} -> {type(arr).__name__} for {name!r}")
+    return dict(params)
 
 
 def save_checkpoint(path, optimizer, params=None, *, extra=None):
@@ -28,35 +49,30 @@ def save_checkpoint(path, optimizer, params=None, *, extra=None):
     pathlib.Path
         Where the file was written.
     """
-    params = optimizer.params() if params is None else params
+    params = _named_arrays(optimizer.params() if params is None else params)
     tree = {"kind": CHECKPOINT_KIND, "optimizer": optimizer.state_dict(),
             "params": {name: np.array(arr) for name, arr in params.items()},
             "extra": {} if extra is None else extra}
     return write_tree(path, tree)
 
 
-def load_checkpoint(path, optimizer, params=None, *, strict=True, check_extra=None):
-    """Restore a checkpoint written by :func:`save_checkpoint`, in place.
+def _array_bytes(node):
+    if isinstance(node, np.ndarray):
+        return node.nbytes
+    return sum(_array_bytes(v) for v in node.values()) if isinstance(node, dict) else 0
 
-    Parameter values are copied into the existing arrays (views stay valid).
-    Raises ValueError/TypeError naming the first mismatch and leaves the
-    optimizer and parameters untouched if anything does not match.
 
-    *check_extra*, if given, is called with the saved ``extra`` before anything
-    is restored and may raise to refuse the file.
-
-    Returns
-    -------
-    dict
-        The ``extra`` saved with it.
-    """
-    tree = read_tree(path)
+def _check_tree(path, tree, optimizer, params, strict):
+    """Validate a checkpoint tree (arrays may be placeholders); return the optimizer's commit."""
     if not isinstance(tree, dict) or tree.get("kind") != CHECKPOINT_KIND:
         raise ValueError(f"{path} is not a fastopt optimizer checkpoint")
-    params = optimizer.params() if params is None else params
-    saved = tree.get("params", {})
-    if set(saved) != set(params):
-        raise ValueError(f"checkpoint parameters {sorted(saved)} do not match "
+    if set(tree) != set(_KEYS):
+        raise ValueError(f"{path}: a checkpoint holds the keys {list(_KEYS)}, this one "
+                         f"{sorted(tree)}")
+    saved = tree["params"]
+    if not isinstance(saved, dict) or set(saved) != set(params):
+        raise ValueError(f"checkpoint parameters "
+                         f"{sorted(saved) if isinstance(saved, dict) else saved!r} do not match "
                          f"{sorted(params)}")
     for name, arr in params.items():
         value = saved[name]
@@ -65,10 +81,57 @@ def load_checkpoint(path, optimizer, params=None, *, strict=True, check_extra=No
             raise ValueError(f"checkpoint parameter {name!r} is "
                              f"{getattr(value, 'dtype', type(value).__name__)}"
                              f"{list(np.shape(value))}, expected {arr.dtype}{list(arr.shape)}")
-    commit = optimizer._prepare_load(tree["optimizer"], strict)
+    if not isinstance(tree["extra"], dict):
+        raise ValueError(f"{path}: the checkpoint's extra is a {type(tree['extra']).__name__}, "
+                         "not a dict")
+    extra_bytes = _array_bytes(tree["extra"])
+    if extra_bytes > MAX_EXTRA_BYTES:
+        raise ValueError(f"{path}: the arrays in the checkpoint's extra declare {extra_bytes} "
+                         f"bytes, more than MAX_EXTRA_BYTES = {MAX_EXTRA_BYTES} "
+                         "(fastopt.optim.checkpoint.MAX_EXTRA_BYTES)")
+    return optimizer._prepare_load(tree["optimizer"], strict)
+
+
+def load_checkpoint(path, optimizer, params=None, *, strict=True, check_extra=None):
+    """Restore a checkpoint written by :func:`save_checkpoint`, in place.
+
+    Parameter values are copied into the existing arrays (views stay valid).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A regular file written by :func:`save_checkpoint`.
+    optimizer : fastopt.optim.Optimizer
+    params : mapping of str to ndarray, optional
+        The arrays to restore; default: the optimizer's own parameters.
+    strict : bool, default True
+        See :meth:`fastopt.optim.Optimizer.load_state_dict`.
+    check_extra : callable, optional
+        Called with the saved ``extra`` (arrays read) before anything is
+        restored; it may raise to refuse the file.
+
+    Returns
+    -------
+    dict
+        The ``extra`` saved with it.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the first mismatch or defect; the optimizer and parameters
+        are left untouched. The file's structure, names, shapes, dtypes and
+        hyperparameters are checked before any array data is read, so a
+        hostile file cannot make it allocate more than the expected arrays
+        plus :data:`MAX_EXTRA_BYTES` (and the bounded metadata, see
+        :func:`fastopt.optim.checkpoint_io.read_tree`).
+    """
+    params = _named_arrays(optimizer.params() if params is None else params)
+    tree = read_tree(path, check=lambda skeleton: _check_tree(path, skeleton, optimizer, params,
+                                                               strict))
+    commit = _check_tree(path, tree, optimizer, params, strict)
     if check_extra is not None:
-        check_extra(tree.get("extra", {}))
+        check_extra(tree["extra"])
     commit()
     for name, arr in params.items():
-        arr[...] = saved[name]
-    return tree.get("extra", {})
+        arr[...] = tree["params"][name]
+    return tree["extra"]

@@ -24,12 +24,21 @@ lists). :func:`write_tree` stores it as one ordinary ``.npz`` (zip) file:
 Nothing is pickled: arrays are written with ``allow_pickle=False`` and object
 arrays are refused. :func:`read_tree` checks the whole file against the
 metadata and raises ValueError on anything unexpected.
+
+Reading is bounded in memory: the metadata member is read only if it declares
+at most :data:`MAX_META_BYTES` and holds at most :data:`MAX_META_CONTAINERS`
+JSON arrays/objects; every array's size is known from the metadata (checked
+against its ``.npy`` header and its zip entry) before any of its data is
+inflated, and a ``check`` callback can refuse the file from that skeleton.
 """
 import contextlib
 import json
 import math
 import os
+import re
+import stat
 import struct
+import sys
 import tempfile
 import zipfile
 import zlib
@@ -45,6 +54,11 @@ META_KEY = "__fastopt_meta__"
 _ARRAY_KINDS = "biufc"  # bool, signed, unsigned, float, complex
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: same tree, same bytes
 _NPY = np.lib.format
+
+#: Largest metadata member (declared, uncompressed) :func:`read_tree` reads.
+MAX_META_BYTES = 16 * 2**20
+#: Most JSON arrays + objects the metadata may hold (bounds the parsed size).
+MAX_META_CONTAINERS = 2**16
 
 
 class _Invalid(Exception):
@@ -141,6 +155,41 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
+def _temp_prefix(target, pid):
+    return f".{target.name}.{pid}."
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def _remove_stale_temporaries(target):
+    """Delete temporary files of saves to *target* by processes that no longer run.
+
+    Only names ``.<target name>.<pid>.<random>.tmp`` are considered, and only
+    on POSIX (where ``os.kill(pid, 0)`` probes a process without touching it).
+    """
+    if os.name != "posix":
+        return
+    pattern = re.compile(re.escape(_temp_prefix(target, "")) + r"([0-9]{1,9})\.[a-z0-9_]+\.tmp")
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None or int(match[1]) == os.getpid() or _pid_alive(int(match[1])):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(target.parent / name)
+
+
 def write_tree(path, tree, *, compress=False):
     """Write a nested tree of arrays and JSON values to one ``.npz`` file, atomically.
 
@@ -173,6 +222,9 @@ def write_tree(path, tree, *, compress=False):
     flushed and fsynced and then renamed over *path* with :func:`os.replace`.
     On any error the temporary file is removed and an existing *path* is left
     as it was. The file is created with mode 0o600 (as by :func:`tempfile.mkstemp`).
+    The temporary file is named ``.<name>.<pid>.<random>.tmp``; a process
+    killed while saving leaves it behind, and the next save to the same
+    *path* (on POSIX) removes those whose process no longer runs.
     """
     if not isinstance(tree, dict):
         raise TypeError(f"tree must be a dict, got {type(tree).__name__}")
@@ -187,7 +239,9 @@ def write_tree(path, tree, *, compress=False):
     target = Path(os.fspath(path))
     if not target.name.endswith(".npz"):
         target = target.with_name(target.name + ".npz")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    _remove_stale_temporaries(target)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target, os.getpid()), suffix=".tmp",
+                               dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
@@ -212,18 +266,20 @@ def _require(condition, reason):
         raise _Invalid(reason)
 
 
-def _read_member(zf, key, dtype_str, shape):
-    """Read ``key.npy`` after checking its header against *dtype_str* and *shape*.
+def _open_member(zf, key, dtype_str, shape):
+    """Open ``key.npy`` and check its header against *dtype_str* and *shape*.
 
-    The header is checked (and the member size against it) before any data is
-    read, so a forged header cannot trigger a huge allocation.
+    Returns ``(file, dtype, shape)`` positioned at the data. The member's
+    declared size must equal what the header says, so no more than that is
+    ever inflated.
     """
     name = key + ".npy"
-    with zf.open(name) as fh:
+    fh = zf.open(name)
+    try:
         version = _NPY.read_magic(fh)
         _require(version in ((1, 0), (2, 0)), f"{name!r}: unsupported .npy version {version}")
         read_header = _NPY.read_array_header_1_0 if version == (1, 0) else _NPY.read_array_header_2_0
-        got_shape, _, dtype = read_header(fh)
+        got_shape, fortran, dtype = read_header(fh)
         _require(dtype.kind in _ARRAY_KINDS, f"{name!r}: unsupported dtype {dtype}")
         _require(dtype.str == dtype_str, f"array {key!r}: stored dtype {dtype.str!r} does not "
                                          f"match the metadata ({dtype_str!r})")
@@ -235,10 +291,47 @@ def _read_member(zf, key, dtype_str, shape):
         size = fh.tell() + math.prod(got_shape) * dtype.itemsize  # exact, no overflow
         _require(size == zf.getinfo(name).file_size,
                  f"{name!r}: member size does not match its header")
-    with zf.open(name) as fh:
-        array = _NPY.read_array(fh, allow_pickle=False)
-        _require(fh.read(1) == b"", f"{name!r}: trailing data")  # also ends the CRC check
+    except BaseException:
+        fh.close()
+        raise
+    return fh, dtype, tuple(got_shape), fortran
+
+
+def _read_member(zf, key, dtype_str, shape):
+    """Read ``key.npy`` (header checked first) into a new array."""
+    fh, dtype, shape, fortran = _open_member(zf, key, dtype_str, shape)
+    with fh:
+        array = np.empty(shape, dtype, order="F" if fortran else "C")
+        flat = array.reshape(-1, order="A").view(np.uint8)  # a view either way
+        _readinto(fh, flat, key + ".npy")
+        _require(fh.read(1) == b"", f"{key + '.npy'!r}: trailing data")  # also ends the CRC check
     return array
+
+
+def _readinto(fh, buffer, name, chunk=2**20):
+    """Fill the uint8 *buffer* from *fh* in chunks; a short member is an error."""
+    view, done = memoryview(buffer), 0
+    while done < len(view):
+        n = fh.readinto(view[done:done + chunk])
+        _require(n, f"{name!r}: truncated data")
+        done += n
+
+
+def _read_meta(zf, max_bytes):
+    """The metadata's JSON, parsed, after checking its declared size and nesting."""
+    name = META_KEY + ".npy"
+    size = zf.getinfo(name).file_size
+    _require(size <= max_bytes, f"{name!r} declares {size} bytes, more than the "
+                                f"{max_bytes} bytes metadata may have (checkpoint_io.MAX_META_BYTES)")
+    raw = _read_member(zf, META_KEY, "|u1", None).tobytes()
+    containers = raw.count(b"[") + raw.count(b"{")
+    _require(containers <= MAX_META_CONTAINERS,
+             f"metadata has {containers} JSON arrays/objects, more than "
+             f"{MAX_META_CONTAINERS} (checkpoint_io.MAX_META_CONTAINERS)")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise _Invalid(f"metadata is not valid UTF-8 JSON ({exc})") from None
 
 
 def _check_meta(meta):
@@ -261,22 +354,33 @@ def _check_meta(meta):
     return entries
 
 
-def _read(fh):
+def _placeholder(dtype_str, shape, key, budget):
+    """A zero-memory stand-in of the array *key*: its dtype and shape, all zeros, read-only."""
+    try:
+        dtype = np.dtype(dtype_str)
+    except TypeError:
+        raise _Invalid(f"array {key!r}: {dtype_str!r} is not a dtype") from None
+    _require(dtype.kind in _ARRAY_KINDS and dtype.str == dtype_str,
+             f"{key + '.npy'!r}: unsupported dtype {dtype} ({dtype_str!r})")
+    nbytes = math.prod(shape) * dtype.itemsize
+    _require(nbytes <= sys.maxsize, f"array {key!r} declares {nbytes} bytes, more than any "
+                                    "array can hold")
+    _require(budget is None or nbytes <= budget,
+             f"array {key!r} declares {nbytes} bytes, more than the {budget} bytes allowed")
+    return np.broadcast_to(np.zeros((), dtype), shape)
+
+
+def _read(fh, max_bytes, max_meta_bytes, check):
     magic = fh.read(4)
     _require(magic, "the file is empty")
     _require(magic in (b"PK\x03\x04", b"PK\x05\x06"), "not a zip/.npz archive")
     fh.seek(0)
-    with np.load(fh, allow_pickle=False) as npz:
-        zf = npz.zip
+    with zipfile.ZipFile(fh) as zf:
         names = zf.namelist()
         _require(len(names) == len(set(names)), "duplicate archive members")
         _require(META_KEY + ".npy" in names,
                  f"no {META_KEY!r} entry (not a fastopt checkpoint; a plain .npz file?)")
-        raw = _read_member(zf, META_KEY, "|u1", None)
-        try:
-            meta = json.loads(raw.tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise _Invalid(f"metadata is not valid UTF-8 JSON ({exc})") from None
+        meta = _read_meta(zf, max_meta_bytes)
         entries = _check_meta(meta)
         listed = {e["key"] + ".npy" for e in entries}
         _require(len(listed) == len(entries), "metadata lists an array twice")
@@ -284,7 +388,7 @@ def _read(fh):
         _require(not missing, f"array(s) listed in the metadata are missing: {missing}")
         extra = sorted(set(names) - listed - {META_KEY + ".npy"})
         _require(not extra, f"unlisted archive member(s): {extra}")
-        tree = meta["tree"]
+        tree, slots = meta["tree"], []
         for e in entries:
             node = tree
             for part in e["path"][:-1]:
@@ -292,21 +396,66 @@ def _read(fh):
             _require(isinstance(node, dict) and e["path"][-1] in node
                      and node[e["path"][-1]] is None,
                      f"metadata tree has no null slot for array {e['key']!r}")
+            node[e["path"][-1]] = _placeholder(e["dtype"], e["shape"], e["key"], max_bytes)
+            slots.append((node, e))
+        total = sum(node[e["path"][-1]].nbytes for node, e in slots)
+        _require(max_bytes is None or total <= max_bytes,
+                 f"the arrays declare {total} bytes in all, more than the {max_bytes} bytes allowed")
+        if check is not None:
+            try:
+                check(tree)  # may refuse the file before any array is inflated
+            except Exception as exc:
+                raise _Refused(exc) from None
+        for node, e in slots:
             node[e["path"][-1]] = _read_member(zf, e["key"], e["dtype"], e["shape"])
     return tree
 
 
+def _open_regular(path):
+    """Open *path* for reading without blocking; ValueError unless it is a regular file."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)  # O_NONBLOCK: opening a FIFO does not wait for a writer
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path} is not a valid fastopt checkpoint: not a regular file "
+                             "(a directory, FIFO, device or socket)")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class _Refused(Exception):
+    """Internal: carries the exception of a ``check`` callback out of the reader unchanged."""
+
+
 _CORRUPT = (_Invalid, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
-            struct.error, NotImplementedError, RuntimeError, OverflowError)
+            struct.error, NotImplementedError, RuntimeError, OverflowError, MemoryError)
 
 
-def read_tree(path):
+def read_tree(path, *, max_bytes=None, max_meta_bytes=None, check=None):
     """Read a tree written by :func:`write_tree`, verifying it against its metadata.
 
     Parameters
     ----------
     path : str or path-like
-        The ``.npz`` file (used exactly as given; no suffix is added).
+        The ``.npz`` file (used exactly as given; no suffix is added). It must
+        be a regular file: a FIFO, device or directory is refused without
+        reading from it.
+    max_bytes : int, optional
+        Refuse the file if its arrays declare more bytes than this in all
+        (checked before any array data is inflated). Default: no limit.
+    max_meta_bytes : int, optional
+        Refuse metadata that declares more bytes than this; default
+        :data:`MAX_META_BYTES` (16 MiB).
+    check : callable, optional
+        Called as ``check(skeleton)`` after the metadata has been validated and
+        before any array is read: *skeleton* is the tree with each array
+        replaced by a read-only, zero-strided array of its dtype and shape
+        (no memory). It may raise (ValueError, TypeError) to refuse the file;
+        its exception propagates unchanged.
 
     Returns
     -------
@@ -320,14 +469,25 @@ def read_tree(path):
         *path* does not exist.
     ValueError
         ``"<path> is not a valid fastopt checkpoint: <reason>"`` -- the file is
-        empty, truncated or not a zip; it has no ``__fastopt_meta__`` entry (a
-        plain ``.npz``); the metadata is not valid JSON, has the wrong format
-        name or a newer ``format_version``; or an array is missing, unlisted,
-        or has a dtype/shape other than recorded. Nothing is unpickled.
+        empty, truncated, not a regular file or not a zip; it has no
+        ``__fastopt_meta__`` entry (a plain ``.npz``); the metadata is not
+        valid JSON, is too large, has the wrong format name or a newer
+        ``format_version``; an array is missing, unlisted, has a dtype/shape
+        other than recorded, or the arrays exceed *max_bytes*. The reason
+        names the member. Nothing is unpickled.
+
+    Notes
+    -----
+    Memory: the metadata is read only if it declares at most
+    *max_meta_bytes* and holds at most :data:`MAX_META_CONTAINERS` JSON
+    arrays/objects; each array is inflated straight into an array of its
+    declared size, so reading takes about the declared size of the arrays
+    plus a few times the metadata's size.
     """
     path = Path(os.fspath(path))
+    max_meta_bytes = MAX_META_BYTES if max_meta_bytes is None else max_meta_bytes
     try:
-        fh = open(path, "rb")
+        fh = _open_regular(path)
     except FileNotFoundError:
         hint = f" (did you mean {path.name}.npz?)" if path.with_name(path.name + ".npz").exists() \
             else ""
@@ -335,7 +495,9 @@ def read_tree(path):
                                 str(path)) from None
     with fh:
         try:
-            return _read(fh)
+            return _read(fh, max_bytes, max_meta_bytes, check)
+        except _Refused as refused:
+            raise refused.args[0] from None
         except _CORRUPT as exc:
             reason = str(exc) if isinstance(exc, _Invalid) else f"{type(exc).__name__}: {exc}"
             raise ValueError(f"{path} is not a valid fastopt checkpoint: {reason}") from (
