@@ -327,7 +327,7 @@ def test_runner_records_every_implementation(tiny_run):
 
 def test_report_json_and_chart(tiny_run, tmp_path):
     text = report.format_report(tiny_run)
-    assert "adam" in text and "issue 4 goals" in text and "threads" in text
+    assert "adam" in text and "performance goals" in text and "threads" in text
     path = tmp_path / "bench.json"
     report.write_json(tiny_run, path)
     loaded = json.loads(path.read_text())
@@ -371,7 +371,7 @@ def test_cli_bench(tmp_path, capsys):
     assert cli.main(["bench", "--quick", "--cases", "sgd", "--impls", "numpy", "--rounds", "1",
                      "--repeat", "1", "--quiet", "--json", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "sgd" in out and "issue 4 goals" in out and path.exists()
+    assert "sgd" in out and "performance goals" in out and path.exists()
     assert cli.main(["bench", "--threads", "x"]) == 2
     assert "--threads" in capsys.readouterr().err
 

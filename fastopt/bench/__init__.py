@@ -15,7 +15,7 @@ Modules
 :mod:`fastopt.bench.runner`
     Times every case for every implementation, at one or more thread counts.
 :mod:`fastopt.bench.report`
-    The table, the goals of issue 4, JSON and a PNG chart.
+    The table, the performance goals, JSON and a PNG chart.
 
 Importing this package imports neither Numba nor PyTorch.
 """

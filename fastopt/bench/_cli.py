@@ -21,10 +21,10 @@ def register(subparsers):
     p = subparsers.add_parser(
         "bench", help="time the kernels and a training step against the streaming bound, "
                       "NumPy, the book's code and PyTorch",
-        description="Measure the streaming bound, then time every optimizer kernel, batch norm, "
-                    "dropout and a whole training step of the book's network for each fastopt "
-                    "backend and each peer (float32). Prints a table per thread count and issue "
-                    "4's goals.")
+        description="Measure the streaming bound, then time every optimizer kernel, batch norm,\n"
+                    "dropout and a whole training step of the book's network for each fastopt\n"
+                    "backend and each peer (float32). Prints a table per thread count and how\n"
+                    "far each performance goal is met.")
     p.add_argument("--quick", action="store_true",
                    help="fewer cases (no 1e7 buffers), one round: about 20 s")
     p.add_argument("--threads", default=None, metavar="N[,N...]",

@@ -14,7 +14,7 @@ from .cases import BACKENDS
 
 COMPILED = tuple(b for b in BACKENDS if b != "numpy")
 
-#: Issue 4's goals: (label, case, size, metric, peer, comparison, target).
+#: The performance goals: (label, case, size, metric, peer, comparison, target).
 #: metric "ratio": peer time / numba time; "pct_bound": numba % of bound; "time": numba seconds.
 GOALS = (
     ("Adam 1e7: % of bound", "adam", "1e7", "pct_bound", None, ">=", 95.0),
@@ -67,7 +67,7 @@ def _index(results):
 
 
 def evaluate_goals(results, backend="numba"):
-    """Issue 4's goals for one thread count.
+    """The performance goals for one thread count.
 
     Returns
     -------
@@ -141,8 +141,8 @@ def format_run(run):
 
 
 def format_goals(goals, threads):
-    """Issue 4's goals at one thread count, as text."""
-    lines = [f"issue 4 goals, {threads} thread(s) (numba):"]
+    """The performance goals at one thread count, as text."""
+    lines = [f"performance goals, {threads} thread(s) (numba):"]
     for g in goals:
         if g["value"] is None:
             value, verdict = "not measured", "  -  "

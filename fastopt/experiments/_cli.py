@@ -7,11 +7,13 @@ def register(subparsers):
     p.add_argument("experiment", nargs="?", help="experiment name (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--quick", action="store_true", help="small settings that finish in seconds")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds every random choice")
     p.add_argument("--out", default="fastopt-out", help="folder for <experiment>.json and .png")
-    p.add_argument("--data", choices=("digits", "mnist"), default="digits")
+    p.add_argument("--data", choices=("digits", "mnist"), default="digits",
+                   help="scikit-learn's bundled 8x8 digits, or MNIST from --mnist-dir")
     p.add_argument("--mnist-dir", help="folder with the four MNIST IDX files")
-    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto")
+    p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="progress bars (auto: only on a terminal)")
     p.set_defaults(run=_cmd_run)
 
 
