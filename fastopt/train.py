@@ -220,8 +220,13 @@ class Trainer:
         """Write parameters, network buffers, optimizer and trainer state (atomic, no pickle)."""
         extra = {"trainer": {"epoch": self.epoch, "iteration": self.iteration,
                              "rng": self.rng.bit_generator.state, "history": self.history,
-                             "stopped_early": self.stopped_early}}
+                             "stopped_early": self.stopped_early}, **self._checkpoint_extra()}
         return save_checkpoint(path, self._general_optimizer(), self._arrays(), extra=extra)
+
+    def _checkpoint_extra(self):
+        """More top-level ``extra`` entries for :meth:`save` (subclasses; e.g. the
+        distributed trainer's rank record). :meth:`load` ignores them."""
+        return {}
 
     def load(self, path):
         """Restore a :meth:`save` checkpoint: training then continues bit-identically."""
