@@ -68,19 +68,30 @@ def _cmd_train(args):
                               dropout_seed=args.seed)
     classes = {c.__name__.lower(): c for c in optim.OPTIMIZERS}
     opt = classes[args.optimizer](net.params, lr=args.lr)
-    os.makedirs(args.out, exist_ok=True)
+    trainer_class, options, say, ranks = Trainer, {}, print, ""
+    if args.distributed:  # every rank runs this; rank 0 alone prints and writes files
+        from . import distributed
+
+        ctx = distributed.init()  # ImportError naming what to install, without mpi4py
+        trainer_class, ranks = distributed.DistributedTrainer, f" per rank x {ctx.size} ranks"
+        options = {"distributed": ctx, "sync_batchnorm": args.sync_batchnorm}
+        say = print if ctx.rank == 0 else (lambda *a, **k: None)
+    if say is print:
+        os.makedirs(args.out, exist_ok=True)
     checkpoint = os.path.join(args.out, "checkpoint.npz")
-    print(f"training {net!r}\n  on {args.data}: {len(x)} train / {len(xt)} test samples, "
-          f"{type(opt).__name__}(lr={args.lr}), batch {args.batch_size}, {args.epochs} epochs, "
-          f"{dtype}")
-    trainer = Trainer(net, opt, x, t, xt, tt, epochs=args.epochs, batch_size=args.batch_size,
-                      seed=args.seed, progress=None if args.progress == "auto" else args.progress == "on",
-                      checkpoint=checkpoint)
+    say(f"training {net!r}\n  on {args.data}: {len(x)} train / {len(xt)} test samples, "
+        f"{type(opt).__name__}(lr={args.lr}), batch {args.batch_size}{ranks}, {args.epochs} epochs, "
+        f"{dtype}")
+    trainer = trainer_class(net, opt, x, t, xt, tt, epochs=args.epochs, batch_size=args.batch_size,
+                            seed=args.seed, checkpoint=checkpoint, **options,
+                            progress=None if args.progress == "auto" else args.progress == "on")
     start = time.perf_counter()
     history = trainer.fit()
     seconds = time.perf_counter() - start
-    print(f"test accuracy {history['val_acc'][-1]:.4f} (train {history['train_acc'][-1]:.4f}) "
-          f"after {trainer.epoch} epochs, {trainer.iteration} steps, {seconds:.2f} s")
+    say(f"test accuracy {history['val_acc'][-1]:.4f} (train {history['train_acc'][-1]:.4f}) "
+        f"after {trainer.epoch} epochs, {trainer.iteration} steps, {seconds:.2f} s")
+    if say is not print:
+        return 0
     print(f"wrote {checkpoint}")
     with open(os.path.join(args.out, "history.json"), "w") as fh:
         json.dump(history, fh)
@@ -169,6 +180,11 @@ def build_parser():
     tr.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                     help="progress bar (auto: only on a terminal)")
     tr.add_argument("--out", default="fastopt-out", help="folder for checkpoint, history, plot")
+    tr.add_argument("--distributed", action="store_true",
+                    help="data-parallel over MPI ranks (mpiexec -n N fastopt train --distributed; "
+                         "needs fastopt[mpi]); --batch-size is then per rank")
+    tr.add_argument("--sync-batchnorm", action="store_true",
+                    help="with --distributed: batch norm over the global batch, not per rank")
     tr.set_defaults(run=_cmd_train)
     paths = sub.add_parser("paths", help="the book's optimizer paths on x^2/20 + y^2")
     paths.add_argument("--steps", type=int, default=30, help="updates per optimizer")
