@@ -575,7 +575,7 @@ class _BaseMLP(BaseEstimator):
         return self._score_function(y, y_pred, sample_weight=sample_weight)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # object.__getstate__ returns __dict__ itself
         net = state.pop("_network", None)
         opt = state.pop("_optimizer", None)
         if net is not None:
