@@ -7,11 +7,24 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def check_float(name, value, *, low=None, high=None, low_open=False, high_open=False):
-    """A finite real number within the given bounds, returned as a Python float."""
+def as_real(name, value):
+    """*value* as a Python float; TypeError/ValueError naming *name* (bool refused).
+
+    An int too large for a float (``10**400``) is a ValueError, not NumPy's or
+    Python's OverflowError.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got a {type(value).__name__} too large "
+                         "for a float") from None
+
+
+def check_float(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    """A finite real number within the given bounds, returned as a Python float."""
+    value = as_real(name, value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if low is not None and (value < low or (low_open and value == low)):

@@ -14,6 +14,7 @@ A failed call therefore changes nothing.
 """
 import copy
 import math
+import threading
 
 import numpy as np
 
@@ -89,6 +90,7 @@ class Optimizer:
                 slot.ensure_state(self._state_init(group))
         #: steps skipped by ``nonfinite="skip"`` (not part of the saved state)
         self.skipped_steps = 0
+        self._lock = threading.RLock()
         self._step_post_hooks = {}
 
     # ----------------------------------------------------------------- subclass API
@@ -148,12 +150,25 @@ class Optimizer:
         grads : mapping, sequence or None
             Gradients by parameter name (a mapping), or in parameter order (a
             sequence). ``None`` uses the ``.grads`` buffers of FlatParams groups.
+            A gradient that shares memory with its parameter or the
+            optimizer's state (``opt.step({"w": w})``) is copied first, so
+            every backend computes the update from the gradient as it was
+            when the step began.
 
         Returns
         -------
         bool
             False when the step was skipped (``nonfinite="skip"``), else True.
+
+        Notes
+        -----
+        Steps of one optimizer are serialised by a lock: threads that step the
+        same optimizer take turns, and every step counts.
         """
+        with self._lock:
+            return self._step(grads)
+
+    def _step(self, grads):
         self._revalidate()
         grads = self._normalise_grads(grads)
         work = []
@@ -161,7 +176,7 @@ class Optimizer:
             if group["frozen"]:
                 continue
             for slot in self._slots[gi]:
-                work.append((gi, slot, slot.grad(grads)))
+                work.append((gi, slot, _unaliased(slot.grad(grads), slot)))
         backend = _backend.kernels()
         gscale = self._grad_scale(backend, work)
         if gscale is None:
@@ -319,10 +334,30 @@ class Optimizer:
                                          f"to {new.dtype}{list(new.shape)}")
                     slot.arrays[0], slot.param = new, new.reshape(-1)
 
+    def _rebind_flat(self, flat):
+        """Point FlatParams slots at *flat*, a FlatParams of the same layout (the state stays)."""
+        for slots in self._slots:
+            for slot in slots:
+                if slot.flat is None or flat.layout.get(slot.dtype) != slot.flat.layout[slot.dtype]:
+                    raise ValueError("params does not have the layout the optimizer was built with")
+        for slots in self._slots:
+            for slot in slots:
+                slot.flat, slot.param = flat, flat.buffers[slot.dtype]
+                slot.arrays = [flat[name] for name in slot.names]
+
     def params(self):
         """Parameter arrays by name (the arrays the optimizer updates)."""
         return {n: a for slots in self._slots for slot in slots
                 for n, a in zip(slot.names, slot.arrays)}
+
+    def __getstate__(self):  # a lock cannot be pickled or copied: each copy gets its own
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     def __repr__(self):
         opts = ", ".join(f"{k}={v!r}" for k, v in self.defaults.items() if k != "params")
@@ -412,10 +447,7 @@ class Optimizer:
             new_groups.append(checked)
             gstate = saved["state"]
             _expect_keys(gstate, set(self.group_state[gi]), f"{where}['state']")
-            step = gstate["step"]
-            if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-                raise ValueError(f"{where}['state']['step'] must be an int >= 0, got {step!r}")
-            new_gstates.append(dict(gstate))
+            new_gstates.append(_check_group_state(gstate, f"{where}['state']"))
         if probs and strict:
             raise ValueError("state_dict does not match this optimizer (pass strict=False to "
                              "adopt the saved settings):\n  " + "\n  ".join(probs))
@@ -427,6 +459,10 @@ class Optimizer:
                 self.param_groups[gi].update(checked)
                 self._validated[gi] = dict(checked)
                 self.group_state[gi] = new_gstates[gi]
+                inits = self._state_init(checked)  # e.g. amsgrad on: v_max; off: none
+                for slot in self._slots[gi]:
+                    slot.state = {k: v for k, v in slot.state.items() if k in inits}
+                    slot.ensure_state(inits)
             for load in schedule_loads:
                 load()
             for slot, key, index, arr in copies:
@@ -449,7 +485,6 @@ class Optimizer:
         for gi, slots in enumerate(self._slots):
             expected = set(self._state_init(new_groups[gi]))
             for slot in slots:
-                slot.ensure_state(self._state_init(new_groups[gi]))
                 for index, (name, arr) in enumerate(zip(slot.names, slot.arrays)):
                     entry = state[name]
                     where = f"state_dict['state'][{name!r}]"
@@ -465,6 +500,18 @@ class Optimizer:
                                              f"the parameter is {arr.dtype}{list(arr.shape)}")
                         copies.append((slot, key, index, value))
         return copies
+
+
+def _unaliased(g, slot):
+    """*g*, or a copy of it if it shares memory with the slot's parameter or state.
+
+    Only a per-array slot can receive such a gradient (a FlatParams slot's
+    gradient is its own buffer or a copy gathered into its workspace).
+    """
+    if slot.flat is None and (np.may_share_memory(g, slot.param)
+                              or any(np.may_share_memory(g, b) for b in slot.state.values())):
+        return g.copy()
+    return g
 
 
 class _HookHandle:
@@ -490,6 +537,25 @@ def _expect_keys(mapping, expected, where, optional=frozenset()):
         raise ValueError(f"{where} is missing {missing}")
     if unknown:
         raise ValueError(f"{where} has unknown keys {unknown}")
+
+
+#: Largest step counter a state_dict may hold (larger ones overflow a float).
+MAX_STEP = 2**63 - 1
+
+
+def _check_group_state(gstate, where):
+    """A validated copy of a group's saved counters: ``step`` and (NAdam) ``mu_product``."""
+    step = gstate["step"]
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) \
+            or not 0 <= step <= MAX_STEP:
+        shown = f"an int of {step.bit_length()} bits" if type(step) is int and step > MAX_STEP \
+            else repr(step)
+        raise ValueError(f"{where}['step'] must be an int in [0, 2**63 - 1], got {shown}")
+    out = {**gstate, "step": int(step)}
+    if "mu_product" in gstate:  # NAdam: a product of momentum factors in [0, 1)
+        out["mu_product"] = check_float(f"{where}['mu_product']", gstate["mu_product"],
+                                        low=0.0, high=1.0)
+    return out
 
 
 def _hyper_to_json(value):

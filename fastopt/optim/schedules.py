@@ -44,7 +44,11 @@ def _real(name, value, *, low=None, low_open=False, high=None, high_open=False):
     """A finite real number (bool rejected) within bounds, as a Python float."""
     if _is_bool(value) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got a {type(value).__name__} too large "
+                         "for a float") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if low is not None and (value < low or (low_open and value == low)):
@@ -54,13 +58,20 @@ def _real(name, value, *, low=None, low_open=False, high=None, high_open=False):
     return value
 
 
+#: Largest step count or step length a schedule takes (larger ones overflow a float).
+MAX_INT = 2**63 - 1
+#: Deepest nesting of LinearWarmup schedules (deeper ones would exhaust the stack).
+MAX_NESTING = 32
+
+
 def _integer(name, value, minimum):
-    """An integer (bool rejected) >= minimum, as a Python int."""
+    """An integer (bool rejected) in [minimum, MAX_INT], as a Python int."""
     if _is_bool(value) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
     value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    if not minimum <= value <= MAX_INT:
+        shown = value if value.bit_length() <= 128 else f"an integer of {value.bit_length()} bits"
+        raise ValueError(f"{name} must be an integer in [{minimum}, 2**63 - 1], got {shown}")
     return value
 
 
@@ -96,12 +107,7 @@ class Schedule:
 
     def __call__(self, step):
         """Learning rate (a Python float) for the update with 0-based index *step*."""
-        if _is_bool(step) or not isinstance(step, numbers.Integral):
-            raise TypeError(f"step must be an integer >= 0, got {step!r}")
-        step = int(step)
-        if step < 0:
-            raise ValueError(f"step must be an integer >= 0, got {step}")
-        return float(self._value(step))
+        return float(self._value(_integer("step", step, 0)))
 
     def _value(self, step):
         raise NotImplementedError(f"{type(self).__name__} does not implement _value")
@@ -360,6 +366,10 @@ class LinearWarmup(Schedule):
 
     def __init__(self, after, warmup_steps, start_lr=0.0):
         self.after = as_schedule(after, name="after")
+        self.depth = getattr(self.after, "depth", 0) + 1
+        if self.depth > MAX_NESTING:
+            raise ValueError(f"after nests LinearWarmup {self.depth} deep; at most "
+                             f"{MAX_NESTING} levels are supported")
         self.warmup_steps = _integer("warmup_steps", warmup_steps, 0)
         self.start_lr = _real("start_lr", start_lr, low=0.0)
 
@@ -537,11 +547,12 @@ _REGISTRY = {cls.__name__: cls for cls in (
     CosineDecay, LinearWarmup, ReduceLROnPlateau)}
 
 
-def schedule_from_config(config):
+def schedule_from_config(config, _depth=1):
     """Rebuild a schedule from :meth:`Schedule.get_config` output (nested for LinearWarmup).
 
-    Raises ValueError naming an unknown ``name``, an unknown key or a missing
-    required key; TypeError if *config* is not a dict.
+    Raises ValueError naming an unknown ``name``, an unknown key, a missing
+    required key or LinearWarmup nested deeper than :data:`MAX_NESTING`;
+    TypeError if *config* is not a dict.
     """
     if not isinstance(config, dict):
         raise TypeError(f"config must be a dict, got {type(config).__name__}")
@@ -551,6 +562,8 @@ def schedule_from_config(config):
     cls = _REGISTRY.get(name) if isinstance(name, str) else None
     if cls is None:
         raise ValueError(f"unknown schedule name {name!r}; known: {sorted(_REGISTRY)}")
+    if cls is LinearWarmup and _depth > MAX_NESTING:
+        raise ValueError(f"config nests LinearWarmup more than {MAX_NESTING} levels deep")
     kwargs = {k: v for k, v in config.items() if k != "name"}
     params = inspect.signature(cls.__init__).parameters
     for key in kwargs:
@@ -560,5 +573,5 @@ def schedule_from_config(config):
         if key != "self" and p.default is inspect.Parameter.empty and key not in kwargs:
             raise ValueError(f"config for {name} is missing key {key!r}")
     if cls is LinearWarmup and isinstance(kwargs["after"], dict):
-        kwargs["after"] = schedule_from_config(kwargs["after"])
+        kwargs["after"] = schedule_from_config(kwargs["after"], _depth + 1)
     return cls(**kwargs)
