@@ -21,6 +21,7 @@ import numpy as np
 from .. import _backend
 from .._validate import check_bool, check_choice, check_float, check_optional_positive, check_param
 from ._slots import build_slots, split_groups
+from ._torch_api import TorchOptimizerAPI
 from .schedules import Schedule, schedule_from_config
 
 NONFINITE_POLICIES = ("propagate", "skip", "raise")
@@ -56,7 +57,7 @@ COMMON_HYPERPARAMETERS = {
 }
 
 
-class Optimizer:
+class Optimizer(TorchOptimizerAPI):
     """Base class. Subclasses set ``kernel``, ``kernel_state`` and ``hyperparameters``
     and implement ``_state_init`` and ``_scalars``."""
 
@@ -142,8 +143,13 @@ class Optimizer:
                     slot.ensure_state(self._state_init(group))
 
     # ----------------------------------------------------------------- stepping
-    def step(self, grads=None):
+    def step(self, grads=None, closure=None):
         """Update every parameter of every non-frozen group in place.
+
+        ``opt.step(closure)`` (torch's form) calls ``closure()`` first and returns
+        what it returns: the closure computes the loss and the gradients, either
+        into the FlatParams ``.grads`` buffers (return the loss) or as a value
+        (return ``(loss, grads)``); the step then uses them.
 
         Parameters
         ----------
@@ -158,13 +164,16 @@ class Optimizer:
         Returns
         -------
         bool
-            False when the step was skipped (``nonfinite="skip"``), else True.
+            False when the step was skipped (``nonfinite="skip"``), else True;
+            with a closure, the closure's loss (as torch).
 
         Notes
         -----
         Steps of one optimizer are serialised by a lock: threads that step the
         same optimizer take turns, and every step counts.
         """
+        if closure is not None or callable(grads):
+            return self._step_closure(grads, closure)
         with self._lock:
             return self._step(grads)
 
@@ -360,8 +369,7 @@ class Optimizer:
         self._lock = threading.RLock()
 
     def __repr__(self):
-        opts = ", ".join(f"{k}={v!r}" for k, v in self.defaults.items() if k != "params")
-        return f"{type(self).__name__}({len(self.param_names())} params; {opts})"
+        return self._repr_groups()  # the live param_groups: edits to them show
 
     # ----------------------------------------------------------------- state
     def state_dict(self):
