@@ -52,6 +52,10 @@ class EarlyStopping:
             self.bad_epochs += 1
         return self.bad_epochs > self.patience
 
+    def __repr__(self):
+        return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
+                f"mode={self.mode!r}, min_delta={self.min_delta!r})")
+
 
 class Trainer:
     """Train *network* with *optimizer* on (x_train, t_train) for a number of epochs.
@@ -123,6 +127,18 @@ class Trainer:
         self.epoch = self.iteration = 0
         self.history = {"loss": [], "epoch_loss": [], "train_acc": [], "val_acc": []}
         self.stopped_early = False
+
+    def __repr__(self):
+        parts = [type(self.network).__name__, repr(self.optimizer), f"n_train={len(self.x_train)}"]
+        if self.x_val is not None:
+            parts.append(f"n_val={len(self.x_val)}")
+        parts += [f"epochs={self.epochs}", f"batch_size={self.batch_size}",
+                  f"sampling={self.sampling!r}", f"epoch={self.epoch}", f"iteration={self.iteration}"]
+        if self.callbacks:
+            parts.append(f"callbacks={self.callbacks!r}")
+        if self.checkpoint is not None:
+            parts.append(f"checkpoint={str(self.checkpoint)!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
 
     # ------------------------------------------------------------------ training
     def fit(self):

@@ -1,4 +1,8 @@
-"""Optimizers, schedules, clipping, flat parameter buffers and checkpoints."""
+"""Optimizers, schedules, clipping, flat parameter buffers and checkpoints.
+
+``fastopt.optim.lr_scheduler`` has the torch-style scheduler objects (StepLR, OneCycleLR, ...).
+"""
+from . import lr_scheduler
 from .adam import AMSGrad, Adam, Adamax, AdamW, NAdam
 from .adaptive import AdaGrad, Adadelta, Adagrad, RMSprop
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -25,4 +29,4 @@ __all__ = [c.__name__ for c in OPTIMIZERS] + [
     "AdaGrad", "Optimizer", "NonFiniteGradientError", "FlatParams", "Schedule", "Constant",
     "StepDecay", "MultiStepDecay", "ExponentialDecay", "InverseTimeDecay", "CosineDecay",
     "LinearWarmup", "ReduceLROnPlateau", "clip_grad_norm", "clip_grad_value", "global_norm",
-    "save_checkpoint", "load_checkpoint"]
+    "save_checkpoint", "load_checkpoint", "lr_scheduler"]
