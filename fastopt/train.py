@@ -7,7 +7,11 @@ returning its gradients), ``last_loss``, ``params`` and ``accuracy(x, t)`` —
 (``update(params, grads)``).
 """
 import math
+import numbers
+import os
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
@@ -117,12 +121,15 @@ class Trainer:
             raise ValueError("x_train contains NaN or inf")
         self.network, self.optimizer = network, optimizer
         self.x_train, self.t_train, self.x_val, self.t_val = x_train, t_train, x_val, t_val
+        self._check_labels()
         self.epochs, self.batch_size, self.sampling = epochs, batch_size, sampling
-        self.eval_samples = eval_samples
-        self.progress = sys.stderr.isatty() if progress is None else progress
-        self.callbacks = list(callbacks)
-        self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
-        self.rng = np.random.default_rng(seed)
+        self.eval_samples = _check_eval_samples(eval_samples)
+        if progress is not None and not isinstance(progress, (bool, np.bool_)):
+            raise TypeError(f"progress must be True, False or None, got {progress!r}")
+        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.callbacks = _check_callbacks(callbacks)
+        self.checkpoint, self.checkpoint_every = _check_checkpoint(checkpoint), checkpoint_every
+        self.rng = _default_rng(seed)
         self.iter_per_epoch = max(math.ceil(len(x_train) / batch_size), 1)
         self.epoch = self.iteration = 0
         self.history = {"loss": [], "epoch_loss": [], "train_acc": [], "val_acc": []}
@@ -140,9 +147,24 @@ class Trainer:
             parts.append(f"checkpoint={str(self.checkpoint)!r}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
+    def _check_labels(self):
+        """Class indices must be integers: refuse float (N,) labels before anything is drawn."""
+        if getattr(getattr(self.network, "loss_layer", None), "check_labels", None) is None:
+            return  # a network with another loss: its own gradient() checks its targets
+        for name, t in (("t_train", self.t_train), ("t_val", self.t_val)):
+            t = None if t is None else np.asarray(t)
+            if t is not None and t.ndim == 1 and t.dtype.kind not in "iu":
+                raise TypeError(f"{name} must hold integer class indices (N,) or one-hot rows "
+                                f"(N, C), got {t.dtype} of shape {t.shape}")
+
     # ------------------------------------------------------------------ training
     def fit(self):
-        """Train until ``epochs`` are done or a callback stops it. Returns :attr:`history`."""
+        """Train until ``epochs`` are done or a callback stops it. Returns :attr:`history`.
+
+        Bad labels raise before the first batch is drawn; a first step that
+        raises leaves :attr:`rng` as it was.
+        """
+        self._check_labels()
         bar = self._progress_bar()
         try:
             while self.epoch < self.epochs and not self.stopped_early:
@@ -156,6 +178,7 @@ class Trainer:
 
     def _run_epoch(self, bar):
         n = len(self.x_train)
+        rng_state = self.rng.bit_generator.state
         order = self.rng.permutation(n) if self.sampling == "shuffle" else None
         losses = []
         for i in range(self.iter_per_epoch):
@@ -163,13 +186,22 @@ class Trainer:
                 idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             else:
                 idx = self._draw_batch(n)
-            losses.append(self.train_step(self.x_train[idx], self.t_train[idx]))
+            try:
+                losses.append(self.train_step(self.x_train[idx], self.t_train[idx]))
+            except BaseException:
+                if i == 0:  # nothing was trained: the epoch did not happen
+                    self.rng.bit_generator.state = rng_state
+                raise
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(epoch=self.epoch + 1, loss=f"{losses[-1]:.4f}")
+        self._evaluate()
+        self._end_epoch(losses, bar)
+
+    def _end_epoch(self, losses, bar):
+        """Count the epoch, record its mean loss, checkpoint, run the callbacks."""
         self.epoch += 1
         self.history["epoch_loss"].append(float(np.mean(losses)))
-        self._evaluate()
         if bar is not None and self.history["val_acc"]:
             bar.set_postfix(epoch=self.epoch, loss=f"{losses[-1]:.4f}",
                             val_acc=f"{self.history['val_acc'][-1]:.4f}")
@@ -245,22 +277,98 @@ class Trainer:
         return {}
 
     def load(self, path):
-        """Restore a :meth:`save` checkpoint: training then continues bit-identically."""
-        def check(extra):
-            state = extra.get("trainer") if isinstance(extra, dict) else None
-            keys = {"epoch", "iteration", "rng", "history", "stopped_early"}
-            if not isinstance(state, dict) or set(state) != keys:
-                raise ValueError(f"{path} holds no trainer state (expected keys {sorted(keys)})")
-            probe = np.random.default_rng()
-            try:
-                probe.bit_generator.state = state["rng"]
-            except (TypeError, ValueError, KeyError) as exc:
-                raise ValueError(f"{path}: the saved random-generator state is invalid ({exc})") from None
+        """Restore a :meth:`save` checkpoint: training then continues bit-identically.
 
-        extra = load_checkpoint(path, self._general_optimizer(), self._arrays(), check_extra=check)
-        state = extra["trainer"]
-        self.rng.bit_generator.state = state["rng"]
-        self.epoch, self.iteration = int(state["epoch"]), int(state["iteration"])
-        self.history = {k: list(v) for k, v in state["history"].items()}
-        self.stopped_early = bool(state["stopped_early"])
+        Every part of the file (parameters, buffers, optimizer state and the
+        trainer's own fields) is validated before anything is restored: a
+        file that fails raises ValueError and changes nothing.
+        """
+        restored = {}
+
+        def check(extra):
+            restored.update(_check_trainer_state(path, extra, self.history, self.rng))
+
+        load_checkpoint(path, self._general_optimizer(), self._arrays(), check_extra=check)
+        self.rng.bit_generator.state = restored["rng"]
+        self.epoch, self.iteration = restored["epoch"], restored["iteration"]
+        self.history, self.stopped_early = restored["history"], restored["stopped_early"]
         return self
+
+
+_TRAINER_KEYS = ("epoch", "iteration", "rng", "history", "stopped_early")
+
+
+def _check_trainer_state(path, extra, history, rng):
+    """The trainer fields of a checkpoint's *extra*, validated; ValueError naming the bad one."""
+    state = extra.get("trainer") if isinstance(extra, dict) else None
+    if not isinstance(state, dict) or set(state) != set(_TRAINER_KEYS):
+        raise ValueError(f"{path} holds no trainer state (expected keys {sorted(_TRAINER_KEYS)})")
+    out = {}
+    for key in ("epoch", "iteration"):
+        value = state[key]
+        if type(value) is not int or value < 0:
+            raise ValueError(f"{path}: trainer {key} must be an int >= 0, got {value!r}")
+        out[key] = value
+    if type(state["stopped_early"]) is not bool:
+        raise ValueError(f"{path}: trainer stopped_early must be true or false, "
+                         f"got {state['stopped_early']!r}")
+    out["stopped_early"] = state["stopped_early"]
+    saved = state["history"]
+    if not isinstance(saved, dict) or set(saved) != set(history):
+        raise ValueError(f"{path}: trainer history must hold the lists {sorted(history)}, got "
+                         f"{sorted(saved) if isinstance(saved, dict) else type(saved).__name__}")
+    for key, values in saved.items():
+        if not isinstance(values, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise ValueError(f"{path}: trainer history[{key!r}] must be a list of numbers")
+    out["history"] = {k: list(saved[k]) for k in history}
+    probe = type(rng.bit_generator)()  # the trainer's kind of generator
+    try:
+        probe.state = state["rng"]
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise ValueError(f"{path}: the saved random-generator state is invalid ({exc})") from None
+    out["rng"] = state["rng"]
+    return out
+
+
+def _check_eval_samples(value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+                              or value < 1):
+        raise ValueError(f"eval_samples must be None or an int >= 1, got {value!r}")
+    return None if value is None else int(value)
+
+
+def _check_callbacks(callbacks):
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable):
+        raise TypeError(f"callbacks must be a list of callables, got {type(callbacks).__name__}")
+    callbacks = list(callbacks)
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"callbacks[{i}] must be callable (called as cb(trainer) after every "
+                            f"epoch), got {type(callback).__name__}")
+    return callbacks
+
+
+def _check_checkpoint(path):
+    """*path* if its directory exists (a checkpoint is written there after every epoch)."""
+    if path is None:
+        return None
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a path, got {type(path).__name__}")
+    directory = Path(os.fspath(path)).parent
+    if not directory.is_dir():
+        raise ValueError(f"checkpoint {os.fspath(path)!r}: the directory {str(directory)!r} does "
+                         "not exist")
+    return path
+
+
+def _default_rng(seed):
+    """``numpy.random.default_rng(seed)``, with an error that names ``seed``."""
+    if isinstance(seed, (bool, np.bool_)) or (isinstance(seed, numbers.Integral) and seed < 0):
+        raise ValueError(f"seed must be None, an int >= 0 or a numpy SeedSequence/Generator, "
+                         f"got {seed!r}")
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"seed must be None, an int >= 0 or a numpy SeedSequence/Generator, "
+                        f"got {seed!r} ({exc})") from None
