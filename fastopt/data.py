@@ -24,8 +24,10 @@ Conventions shared by both loaders
 * Every returned array is a fresh, writeable, C-contiguous array.
 """
 import gzip
+import math
 import numbers
 import os
+import stat
 import struct
 import zlib
 
@@ -297,40 +299,99 @@ def load_mnist(path, *, normalize=True, flatten=True, one_hot_label=False, dtype
                  for images, labels in sets)
 
 
+#: Most bytes a deflate stream can expand one byte into (zlib's bound is 1032:1).
+_GZIP_MAX_RATIO = 1032
+
+
 def _read_idx(filename, magic):
-    """Parse one IDX file of unsigned bytes; returns a read-only uint8 array of the header's shape."""
+    """Parse one IDX file of unsigned bytes; returns a uint8 array of the header's shape.
+
+    The header is read first and checked (magic number, dimensions against the
+    file's size); only then is the payload read, straight into an array of the
+    declared size. A gzipped file is inflated as it is read, so a corrupt or
+    hostile file costs no more memory than its header justifies.
+    """
     try:
-        with open(filename, "rb") as f:
-            data = f.read()
+        with _open_regular(filename) as raw:
+            size = os.fstat(raw.fileno()).st_size
+            gzipped = raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
+            if not gzipped:
+                return _read_idx_stream(raw, filename, magic, size, exact=True)
+            with gzip.GzipFile(fileobj=raw, mode="rb") as f:
+                return _read_idx_stream(f, filename, magic, size * _GZIP_MAX_RATIO, exact=False)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ValueError(f"{filename}: corrupt or truncated gzip stream ({exc})") from None
     except OSError as exc:
         raise OSError(f"cannot read {filename}: {exc}") from exc
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"{filename}: corrupt or truncated gzip stream ({exc})") from None
 
+
+def _open_regular(filename):
+    """Open *filename* without blocking; ValueError unless it is a regular file (not a FIFO)."""
+    fd = os.open(filename, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{filename}: not a regular file (a FIFO, device or socket)")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_exactly(f, n):
+    """Up to *n* bytes from *f* (fewer only at the end of the stream)."""
+    parts, left = [], n
+    while left:
+        part = f.read(left)
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _read_idx_stream(f, filename, magic, limit, exact):
+    """Header, then payload, of an IDX stream *f* holding at most *limit* bytes."""
     ndim = magic & 0xFF
     header_size = 4 + 4 * ndim
-    if len(data) < 4:
-        raise ValueError(f"{filename}: truncated: {len(data)} bytes, too short for an IDX header")
-    (found,) = struct.unpack(">I", data[:4])
+    head = _read_exactly(f, header_size)
+    if len(head) < 4:
+        raise ValueError(f"{filename}: truncated: {len(head)} bytes, too short for an IDX header")
+    (found,) = struct.unpack(">I", head[:4])
     if found != magic:
         raise ValueError(f"{filename}: bad magic number 0x{found:08X}, expected 0x{magic:08X} "
                          f"({'images' if magic == _IDX_IMAGES_MAGIC else 'labels'}, IDX unsigned byte)")
-    if len(data) < header_size:
-        raise ValueError(f"{filename}: truncated header: {len(data)} bytes, the {ndim}-d IDX header "
+    if len(head) < header_size:
+        raise ValueError(f"{filename}: truncated header: {len(head)} bytes, the {ndim}-d IDX header "
                          f"needs {header_size}")
-    dims = struct.unpack(f">{ndim}I", data[4:header_size])
-    expected = int(np.prod(dims, dtype=np.int64))
-    payload = len(data) - header_size
-    if payload < expected:
-        raise ValueError(f"{filename}: truncated: the header says {'x'.join(map(str, dims))} = "
-                         f"{expected} bytes of data, found {payload}")
-    if payload > expected:
-        raise ValueError(f"{filename}: {payload - expected} unexpected bytes after the "
-                         f"{'x'.join(map(str, dims))} data declared by the header")
-    return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(dims)
+    dims = struct.unpack(f">{ndim}I", head[4:])
+    shown = "x".join(map(str, dims))
+    expected = math.prod(dims)  # exact: no int64 wrap-around
+    room = limit - header_size
+    if exact and expected > room:
+        raise ValueError(f"{filename}: truncated: the header says {shown} = {expected} bytes of "
+                         f"data, found {room}")
+    if exact and expected < room:
+        raise ValueError(f"{filename}: {room - expected} unexpected bytes after the {shown} data "
+                         "declared by the header")
+    if expected > room:
+        raise ValueError(f"{filename}: the header says {shown} = {expected} bytes of data, more "
+                         f"than a gzip file of {limit // _GZIP_MAX_RATIO} bytes can hold")
+    data = np.empty(expected, dtype=np.uint8)
+    view, done = memoryview(data), 0
+    while done < expected:
+        n = f.readinto(view[done:done + 2**20])
+        if not n:
+            raise ValueError(f"{filename}: truncated: the header says {shown} = {expected} bytes "
+                             f"of data, found {done}")
+        done += n
+    extra = len(f.read(2**16))
+    if extra:
+        raise ValueError(f"{filename}: {'at least ' if extra == 2**16 else ''}{extra} unexpected "
+                         f"bytes after the {shown} data declared by the header")
+    return data.reshape(dims)
 
 
 # ----------------------------------------------------------------------------- validation split
