@@ -3,6 +3,7 @@ the options of each, with their defaults."""
 import argparse
 import importlib
 import json
+import math
 import sys
 
 from . import _config
@@ -43,6 +44,31 @@ OPTIMIZER_CHOICES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adade
                      "adamw", "amsgrad", "adamax", "nadam")
 
 
+def _check_train_args(args):
+    """Refuse ``fastopt train`` options out of range (ValueError naming the option).
+
+    Returns the hidden layer widths parsed from ``--hidden``.
+    """
+    def check(option, value, ok, expected):
+        if not ok(value):
+            raise ValueError(f"{option} must be {expected}, got {value!r}")
+
+    check("--epochs", args.epochs, lambda v: v >= 1, "an integer >= 1")
+    check("--batch-size", args.batch_size, lambda v: v >= 1, "an integer >= 1")
+    check("--seed", args.seed, lambda v: v >= 0, "an integer >= 0")
+    check("--lr", args.lr, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+    check("--weight-decay", args.weight_decay, lambda v: math.isfinite(v) and v >= 0,
+          "a finite number >= 0")
+    check("--dropout", args.dropout, lambda v: 0 <= v < 1, "a ratio in [0, 1)")
+    try:
+        hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
+    except ValueError:
+        hidden = None
+    check("--hidden", args.hidden, lambda v: hidden and min(hidden) >= 1,
+          "comma-separated layer widths >= 1, e.g. 256,128")
+    return hidden
+
+
 def _cmd_train(args):
     import os
     import time
@@ -53,6 +79,7 @@ def _cmd_train(args):
     from .book import MultiLayerNetExtend
     from .train import Trainer
 
+    hidden = _check_train_args(args)
     if args.data == "mnist":
         if not args.mnist_dir:
             raise ValueError("--data mnist needs --mnist-dir DIR (the four IDX files)")
@@ -61,7 +88,6 @@ def _cmd_train(args):
         (x, t), (xt, tt) = data.load_digits(seed=args.seed)
     dtype = np.dtype(args.dtype)
     x, xt = x.astype(dtype, copy=False), xt.astype(dtype, copy=False)
-    hidden = [int(h) for h in args.hidden.split(",") if h]
     net = MultiLayerNetExtend(x.shape[1], hidden, 10, weight_decay_lambda=args.weight_decay,
                               use_dropout=args.dropout > 0, dropout_ration=args.dropout,
                               use_batchnorm=not args.no_batchnorm, seed=args.seed, dtype=dtype,

@@ -18,11 +18,14 @@ def register(subparsers):
 
 
 def _cmd_run(args):
-    if args.list or not args.experiment:
+    if not args.list and not args.experiment:
+        raise ValueError("name an experiment to run, e.g. fastopt run batchnorm "
+                         "(fastopt run --list shows them)")
+    if args.list:
         width = max(map(len, available()), default=0)
         for name, summary in available().items():
             print(f"{name:<{width}}  {summary}")
-        return 0 if args.list else 2
+        return 0
     settings = Settings(quick=args.quick, seed=args.seed, out=args.out, data=args.data,
                         mnist_dir=args.mnist_dir,
                         progress=None if args.progress == "auto" else args.progress == "on")
