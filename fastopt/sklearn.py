@@ -62,7 +62,6 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, gen_batches
-    from sklearn.utils import shuffle as _sk_shuffle
     from sklearn.utils._param_validation import Interval, Options, StrOptions
     from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
@@ -134,13 +133,14 @@ class _OutputLoss:
         self.kind = kind
         self.sample_weight = None
         self.p = self.t = None
+        self._rows = np.arange(0)
 
     def activate(self, z):
         """The output activation of scores *z* (a new array)."""
-        if self.kind == "softmax":
-            p = z - z.max(axis=1, keepdims=True)
+        if self.kind == "softmax":  # ufunc reductions: the wrappers cost microseconds per step
+            p = z - np.maximum.reduce(z, axis=1, keepdims=True)
             np.exp(p, out=p)
-            p /= p.sum(axis=1, keepdims=True)
+            p /= np.add.reduce(p, axis=1, keepdims=True)
             return p
         if self.kind == "logistic":
             return _expit(z)
@@ -152,7 +152,7 @@ class _OutputLoss:
         """scikit-learn's ``np.average(values, weights=sample_weight, axis=0)``."""
         w = self.sample_weight
         if w is None:
-            return values.mean(axis=0)
+            return np.add.reduce(values, axis=0) / len(values)
         return (w @ values.reshape(len(w), -1)).reshape(values.shape[1:]) / w.sum()
 
     def forward(self, z, t, train=True):
@@ -160,8 +160,9 @@ class _OutputLoss:
         self.p, self.t = p, t
         if self.kind == "softmax":
             eps = np.finfo(p.dtype).eps
-            picks = np.clip(p[np.arange(len(t)), t], eps, 1 - eps)
-            return -float(self._average(np.log(picks)))
+            picks = p[self._row_index(len(t)), t]
+            np.minimum(np.maximum(picks, eps, out=picks), 1 - eps, out=picks)  # np.clip
+            return -float(self._average(np.log(picks, out=picks)))
         if self.kind == "logistic":
             eps = np.finfo(p.dtype).eps
             q = np.clip(p, eps, 1 - eps)
@@ -171,11 +172,16 @@ class _OutputLoss:
         diff = t - p
         return 0.5 * float(self._average(diff * diff).mean())
 
+    def _row_index(self, n):
+        if len(self._rows) != n:
+            self._rows = np.arange(n)
+        return self._rows
+
     def backward(self, dout=1):
         p, t = self.p, self.t
         if self.kind == "softmax":
             d = p.copy()
-            d[np.arange(len(t)), t] -= 1
+            d[self._row_index(len(t)), t] -= 1
         else:
             d = p - t
         w = self.sample_weight
@@ -457,8 +463,10 @@ class _BaseMLP(BaseEstimator):
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
-                if self.shuffle:
-                    sample_idx = _sk_shuffle(sample_idx, random_state=self._random_state)
+                if self.shuffle:  # sklearn.utils.shuffle's draw, without its argument checks
+                    perm = np.arange(n_samples)
+                    self._random_state.shuffle(perm)
+                    sample_idx = sample_idx[perm]
                 accumulated = 0.0
                 for batch in gen_batches(n_samples, batch_size):
                     idx = sample_idx[batch] if self.shuffle else batch
