@@ -30,7 +30,7 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "README.md", "bench-history/README.md"]
+exclude_patterns = ["_build", "generated/intro.md", "bench-history/README.md"]
 templates_path = ["_templates"]
 
 autosummary_generate = True

@@ -201,7 +201,7 @@ def _find(run, case, size, impl):
 
 
 #: (label, case, size, implementation) of the history table and chart
-HISTORY = [("train step (book net)", "train-step", "book-net", "numba"),
+HISTORY = [("train step (book net, batch 100)", "train-step", "batch-100", "numba"),
            ("Adam, book net", "adam", "book-net", "numba"),
            ("Adam 1e6", "adam", "1e6", "numba"),
            ("BatchNorm 128×100", "batchnorm", "128x100", "numba")]
@@ -219,6 +219,8 @@ def _case_sizes(run):
 
 
 def _history_chart(runs, path):
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     from fastopt.plots import figure
 
     fig = figure(figsize=(9, 3.8))
@@ -235,6 +237,9 @@ def _history_chart(runs, path):
                 ax.plot(range(len(runs)), ys, marker=marker, color=f"C{k}",
                         linestyle="-" if threads == 1 else "--", label=f"{label}, {threads} thr")
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xticks(range(len(runs)), labels, fontsize=7)
     ax.set_xlim(-0.5, len(runs) - 0.5)
     ax.set_ylabel("median time (µs, log)")
@@ -365,11 +370,135 @@ def skip_foreign_member(app, what, name, obj, skip, options):
 #: not own, mended for the page only (fix them at the source and drop the entry)
 DOCSTRING_FIXES = [("fastopt.nn.init.fans", "*kernel)", r"\*kernel)")]
 
+#: What the optimizers' hyperparameters mean, for the entries of a Parameters section
+#: that give only a type and a default. A docstring's own description always wins.
+PARAMETER_GLOSSARY = {
+    "lr": "Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the "
+          "group's update count.",
+    "momentum": "Momentum coefficient (μ, or the book's α, in the update rule above).",
+    "dampening": "Dampening τ: the gradient enters the momentum buffer scaled by 1 − τ.",
+    "nesterov": "Use Nesterov momentum (PyTorch's form; needs momentum > 0, dampening 0).",
+    "betas": "(β₁, β₂): decay rates of the running averages m (of g) and v (of g²).",
+    "beta1": "β₁: decay rate of the running average m of the gradients.",
+    "beta2": "β₂: decay rate of the running average v of the squared gradients.",
+    "eps": "ε, added to the denominator for numerical stability; the update rule above "
+           "shows where it sits.",
+    "amsgrad": "Divide by the running maximum of v instead of v (AMSGrad).",
+    "variant": "``\"standard\"`` (PyTorch's form) or ``\"book\"`` (the book's: ε on the "
+               "uncorrected √v, the bias corrections folded into the rate).",
+    "lr_decay": "Learning-rate decay: η_t = η / (1 + (t − 1)·lr_decay).",
+    "initial_accumulator_value": "Starting value of the accumulator h of squared gradients.",
+    "alpha": "Smoothing constant ρ of the running average of g² (the book's ``decay_rate``).",
+    "decay_rate": "Decay rate ρ of the running average h of squared gradients.",
+    "centered": "Divide by an estimate of the gradient's variance (h minus the squared "
+                "running mean of g) instead of h.",
+    "rho": "Decay rate ρ of the running averages of squared gradients and squared updates.",
+    "momentum_decay": "ψ of NAdam's momentum schedule μ_t = β₁(1 − ½·0.96^(tψ)).",
+    "decoupled_weight_decay": "Decay the parameters directly, θ ← θ(1 − ηλ) (AdamW), "
+                              "instead of adding λθ to the gradient.",
+}
+
+_PARAM = re.compile(r"^([A-Za-z_*][\w*]*(?:\s*,\s*[A-Za-z_*][\w*]*)*)\s+:\s*(.*)$")
+_RULE = re.compile(r"^-{3,}$")
+
+
+def _is_header(lines, i):
+    return (i + 1 < len(lines) and lines[i].strip() and not lines[i].startswith(" ")
+            and _RULE.match(lines[i + 1].strip()) is not None)
+
+
+def _entry_end(lines, i):
+    """Index after the parameter entry starting at *i* (its indented description)."""
+    j = i + 1
+    while j < len(lines) and (lines[j].startswith(" ") or not lines[j].strip()):
+        if not lines[j].strip() and (j + 1 >= len(lines) or not lines[j + 1].startswith(" ")):
+            break
+        j += 1
+    return j
+
+
+def normalise_parameters(lines, obj=None):
+    """Make a numpydoc docstring's parameter lists render as such (in place).
+
+    * a blank line before every section header;
+    * names continued over several lines (``a_, b_,`` / ``c_``) joined into one line;
+    * ``name : type`` entries written before the ``Parameters`` header (e.g. a class's own
+      hyperparameters above a shared block) moved into that section, which is created
+      where there is none;
+    * entries with a type but no description get the :data:`PARAMETER_GLOSSARY` text;
+    * a class with no Parameters section at all whose every ``__init__`` parameter is in
+      the glossary gets one from its signature (the book's optimizers).
+    """
+    i = 1
+    while i < len(lines):
+        if _is_header(lines, i) and lines[i - 1].strip():
+            lines.insert(i, "")
+        i += 1
+    i = 0
+    while i + 1 < len(lines):
+        if (_PARAM.match(lines[i]) is None and lines[i].rstrip().endswith(",")
+                and not lines[i].startswith(" ") and i + 1 < len(lines)
+                and not lines[i + 1].startswith(" ") and lines[i + 1].strip()
+                and any(_is_header(lines, k) and lines[k].strip() in ("Attributes", "Parameters")
+                        for k in range(0, i))):
+            lines[i] = lines[i].rstrip() + " " + lines.pop(i + 1).strip()
+            continue
+        i += 1
+    first_header = next((k for k in range(len(lines)) if _is_header(lines, k)), len(lines))
+    stray, keep, k = [], [], 0
+    while k < first_header:
+        if _PARAM.match(lines[k]) and k > 0:
+            end = min(_entry_end(lines, k), first_header)
+            stray += [ln for ln in lines[k:end] if ln.strip()]
+            k = end
+        else:
+            keep.append(lines[k])
+            k += 1
+    params_at = next((k for k in range(len(lines)) if _is_header(lines, k)
+                      and lines[k].strip() == "Parameters"), None)
+    if stray:
+        rest = lines[first_header:]
+        if params_at is None:
+            lines[:] = keep + ["", "Parameters", "----------"] + stray + [""] + rest
+        else:
+            at = params_at - first_header + 2
+            lines[:] = keep + rest[:at] + stray + rest[at:]
+    elif params_at is None and inspect.isclass(obj):
+        try:
+            sig = inspect.signature(obj)
+        except (TypeError, ValueError):
+            sig = None
+        names = [q for q in (sig.parameters.values() if sig else [])
+                 if q.kind not in (q.VAR_POSITIONAL, q.VAR_KEYWORD)]
+        if names and all(q.name in PARAMETER_GLOSSARY for q in names):
+            entries = []
+            for q in names:
+                default = "" if q.default is q.empty else f", default {q.default!r}"
+                kind = type(q.default).__name__ if q.default is not q.empty else "object"
+                entries += [f"{q.name} : {kind}{default}", f"    {PARAMETER_GLOSSARY[q.name]}"]
+            lines[:] = lines + ["", "Parameters", "----------"] + entries + [""]
+    # descriptions for entries that only name a type
+    in_params, out = False, []
+    for k, line in enumerate(lines):
+        out.append(line)
+        if _is_header(lines, k):
+            in_params = line.strip() == "Parameters"
+            continue
+        m = _PARAM.match(line) if in_params else None
+        if m:
+            nxt = lines[k + 1] if k + 1 < len(lines) else ""
+            names = [n.strip() for n in m.group(1).split(",")]
+            if not nxt.startswith(" ") and len(names) == 1 and names[0] in PARAMETER_GLOSSARY:
+                out.append("    " + PARAMETER_GLOSSARY[names[0]])
+    lines[:] = out
+
 
 def mend_docstring(app, what, name, obj, options, lines):
     for target, text, replacement in DOCSTRING_FIXES:
         if name == target:
             lines[:] = [ln.replace(text, replacement) for ln in lines]
+    if name.startswith("fastopt") and what in ("class", "function", "method"):
+        normalise_parameters(lines, obj if what == "class" else None)
 
 
 def setup(app):
