@@ -102,8 +102,7 @@ def _cmd_train(args):
         trainer_class, ranks = distributed.DistributedTrainer, f" per rank x {ctx.size} ranks"
         options = {"distributed": ctx, "sync_batchnorm": args.sync_batchnorm}
         say = print if ctx.rank == 0 else (lambda *a, **k: None)
-    if say is print:
-        os.makedirs(args.out, exist_ok=True)
+    os.makedirs(args.out, exist_ok=True)  # on every rank: each checks where rank 0 writes
     checkpoint = os.path.join(args.out, "checkpoint.npz")
     say(f"training {net!r}\n  on {args.data}: {len(x)} train / {len(xt)} test samples, "
         f"{type(opt).__name__}(lr={args.lr}), batch {args.batch_size}{ranks}, {args.epochs} epochs, "

@@ -387,22 +387,43 @@ def prepare_network(network, context, *, sync_batchnorm=False):
     from .nn.batchnorm import BatchNorm
     from .nn.dropout import Dropout, _seed64
 
-    layers = getattr(network, "layers", None)
-    if layers is None:
-        return network
-    for i, layer in enumerate(layers):
+    for layer in list(_layer_list(network)):
         if isinstance(layer, Dropout):
             base = getattr(layer, "_base_seed", None)
             if base is None:
                 base = layer._base_seed = int(layer.seed)
             layer.seed = _seed64((base, context.rank))
         elif sync_batchnorm and type(layer) is BatchNorm:
-            layers[i] = SyncBatchNorm.convert(layer, context)
+            _replace_layer(network, layer, SyncBatchNorm.convert(layer, context))
     if sync_batchnorm and hasattr(network, "stages"):
-        from .nn.fused import stages
-        network.stages = stages(layers) if any(
-            type(s).__name__ == "FusedHidden" for s in network.stages) else list(layers)
+        from .nn.fused import FusedHidden, stages
+
+        layers = _layer_list(network)
+        fused = any(isinstance(s, FusedHidden) for s in network.stages)
+        network.stages = stages(layers) if fused else list(layers)
     return network
+
+
+def _layer_list(network):
+    """The network's layers in order (a Sequential's list, or the book net's ordered dict)."""
+    layers = getattr(network, "_layer_list", None)
+    if layers is None:
+        layers = getattr(network, "layers", None) or []
+    return list(layers.values()) if isinstance(layers, dict) else layers
+
+
+def _replace_layer(network, old, new):
+    """Put *new* wherever the network keeps *old* (its layer list and any layers-by-name dict)."""
+    for attr in ("_layer_list", "layers"):
+        container = getattr(network, attr, None)
+        if isinstance(container, dict):
+            for key, value in list(container.items()):
+                if value is old:
+                    container[key] = new
+        elif isinstance(container, list):
+            for i, value in enumerate(container):
+                if value is old:
+                    container[i] = new
 
 
 def _sync_bn_class():
@@ -623,9 +644,21 @@ class DistributedTrainer(Trainer):
         if seed is None:
             seed = ctx.bcast_obj(int(np.random.SeedSequence().entropy) if ctx.rank == 0 else None)
         self.per_rank_batch = batch_size
-        super().__init__(network, optimizer, x_train, t_train, x_val, t_val,
-                         batch_size=batch_size * ctx.size, seed=seed,
-                         progress=False if ctx.rank != 0 else progress, **options)
+        error = None
+        try:
+            super().__init__(network, optimizer, x_train, t_train, x_val, t_val,
+                             batch_size=batch_size * ctx.size, seed=seed,
+                             progress=False if ctx.rank != 0 else progress, **options)
+        except Exception as exc:  # every rank learns of it: none is left waiting in a collective
+            error = exc
+        errors = ctx.allgather_obj(None if error is None else f"{type(error).__name__}: {error}",
+                                   "the start-up check of the trainer")
+        if any(errors):
+            if error is not None and len(set(errors)) == 1:
+                raise error  # the same on every rank
+            failed = "; ".join(f"rank {r}: {e}" for r, e in enumerate(errors) if e)
+            raise ConfigurationError(f"rank {ctx.rank}: the trainer could not start on every rank "
+                                     f"({failed})")
         ctx.check_same("the training settings", {
             "train": [n, str(np.asarray(x_train).dtype), list(np.shape(x_train)[1:])],
             "val": None if x_val is None else [len(x_val), list(np.shape(x_val)[1:])],
@@ -645,6 +678,23 @@ class DistributedTrainer(Trainer):
     @property
     def size(self):
         return self.context.size
+
+    def fit(self):
+        """:meth:`Trainer.fit` on every rank. An error raised on this rank alone would leave the
+        others waiting in a collective: it is printed, and the run aborted (``MPI_Abort``)."""
+        try:
+            return super().fit()
+        except ConfigurationError:
+            raise  # raised on every rank alike
+        except BaseException as exc:
+            if self.size > 1:
+                import traceback
+
+                sys.stderr.write(f"fastopt.distributed: rank {self.rank}: {type(exc).__name__}: {exc}; "
+                                 "aborting every rank\n" + "".join(traceback.format_exc()))
+                sys.stderr.flush()
+                self.context.comm.Abort(1)
+            raise
 
     def _distributed_record(self):
         return {"ranks": self.size, "per_rank_batch": self.per_rank_batch,
@@ -680,7 +730,7 @@ class DistributedTrainer(Trainer):
         """A rank whose shard of a (short, last) batch is empty: take part in every exchange."""
         from .nn.dropout import Dropout
 
-        layers = getattr(self.network, "layers", [])
+        layers = _layer_list(self.network)
         for layer in layers:
             if isinstance(layer, Dropout):
                 layer.next_stream()  # keep the counters in step with the other ranks
