@@ -12,7 +12,7 @@ import sys
 # attributes that make the browser fetch something when the page opens
 LOADS = re.compile(r"""<(script|img|iframe|source|embed|link)\b[^>]*?\b(src|href)\s*=\s*["']([^"']+)["']""",
                    re.I)
-CSS_URL = re.compile(r"""(?:@import\s+|url\()\s*["']?([^"')\s]+)""", re.I)
+CSS_URL = re.compile(r"""(?:@import\s+(?:url\()?|url\()\s*["']?([^"')\s]+)""", re.I)
 REMOTE = re.compile(r"^(https?:)?//", re.I)
 
 

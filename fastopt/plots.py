@@ -53,7 +53,7 @@ def pyplot() -> Any:
     return plt
 
 
-def smooth_curve(x: Sequence[float]) -> "numpy.ndarray":
+def smooth_curve(x: "Sequence[float] | numpy.ndarray") -> "numpy.ndarray":
     """The book's loss smoothing: an 11-tap Kaiser window (β = 2) with mirrored ends.
 
     Parameters
@@ -68,11 +68,11 @@ def smooth_curve(x: Sequence[float]) -> "numpy.ndarray":
     """
     import numpy as np
 
-    x = np.asarray(x, dtype=np.float64)
-    if x.size < 11:
-        return x
+    a = np.asarray(x, dtype=np.float64)
+    if a.size < 11:
+        return a
     window_len = 11
-    s = np.r_[x[window_len - 1:0:-1], x, x[-1:-window_len:-1]]
+    s = np.r_[a[window_len - 1:0:-1], a, a[-1:-window_len:-1]]
     w = np.kaiser(window_len, 2)
     y = np.convolve(w / w.sum(), s, mode="valid")
     return y[5:len(y) - 5]

@@ -470,7 +470,10 @@ def normalise_parameters(lines, obj=None):
             sig = None
         names = [q for q in (sig.parameters.values() if sig else [])
                  if q.kind not in (q.VAR_POSITIONAL, q.VAR_KEYWORD)]
-        if names and all(q.name in PARAMETER_GLOSSARY for q in names):
+        inherited = _inherited_parameters(obj, names)
+        if inherited:
+            lines[:] = lines + ["", "Parameters", "----------"] + inherited + [""]
+        elif names and all(q.name in PARAMETER_GLOSSARY for q in names):
             entries = []
             for q in names:
                 default = "" if q.default is q.empty else f", default {q.default!r}"
@@ -491,6 +494,36 @@ def normalise_parameters(lines, obj=None):
             if not nxt.startswith(" ") and len(names) == 1 and names[0] in PARAMETER_GLOSSARY:
                 out.append("    " + PARAMETER_GLOSSARY[names[0]])
     lines[:] = out
+
+
+def _inherited_parameters(cls, names):
+    """The Parameters entries of the nearest fastopt base class that documents every
+    argument of *cls* (``AdamW``: "Takes the arguments of Adam"), with *cls*'s defaults."""
+    for base in cls.__mro__[1:]:
+        if not (base.__module__ or "").startswith("fastopt") or not base.__doc__:
+            continue
+        lines = inspect.cleandoc(base.__doc__).splitlines()
+        normalise_parameters(lines, base)
+        at = next((k for k in range(len(lines)) if _is_header(lines, k)
+                   and lines[k].strip() == "Parameters"), None)
+        if at is None:
+            continue
+        end = next((k for k in range(at + 2, len(lines)) if _is_header(lines, k)), len(lines))
+        entries = [ln for ln in lines[at + 2:end] if ln.strip()]
+        documented = {n.strip() for ln in entries if _PARAM.match(ln)
+                      for n in _PARAM.match(ln).group(1).split(",")}
+        if not all(q.name in documented for q in names):
+            continue
+        defaults = {q.name: q.default for q in names if q.default is not q.empty}
+        out = []
+        for ln in entries:
+            m = _PARAM.match(ln)
+            if m and m.group(1) in defaults and ", default " in ln:
+                head, _, _ = ln.partition(", default ")
+                ln = f"{head}, default {defaults[m.group(1)]!r}"
+            out.append(ln)
+        return out
+    return []
 
 
 def mend_docstring(app, what, name, obj, options, lines):
