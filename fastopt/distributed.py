@@ -118,8 +118,9 @@ class Context:
     ----------
     comm : mpi4py.MPI.Comm, optional
         Default ``MPI.COMM_WORLD``.
-    reduction : {"allreduce", "ordered"}
-        How gradients are summed (see the module's notes on determinism).
+    reduction : {"allreduce", "ordered"}, optional
+        How gradients are summed (see the module's notes on determinism);
+        default ``FASTOPT_MPI_REDUCTION`` or ``"allreduce"``.
     timeout : float, optional
         Seconds a collective may wait before the watchdog ends the process;
         default ``FASTOPT_MPI_TIMEOUT`` or 300.
@@ -133,8 +134,10 @@ class Context:
         Gradient reductions done (named in the watchdog's message).
     """
 
-    def __init__(self, comm=None, *, reduction="allreduce", timeout=None):
+    def __init__(self, comm=None, *, reduction=None, timeout=None):
         MPI = _mpi()
+        if reduction is None:
+            reduction = os.environ.get("FASTOPT_MPI_REDUCTION", "allreduce")
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
         if timeout is None:
