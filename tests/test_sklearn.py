@@ -219,3 +219,13 @@ def test_convergence_warning_and_verbose(capsys):
         MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, verbose=True).fit(X, y)
     assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
     assert "Iteration 2, loss = " in capsys.readouterr().out
+
+
+def test_feature_names_in_from_a_dataframe():
+    pd = pytest.importorskip("pandas")
+    X, y = _small_classification()
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(frame, y)
+    assert list(clf.feature_names_in_) == list(frame.columns) and clf.n_features_in_ == X.shape[1]
+    with pytest.warns(UserWarning, match="feature names"):
+        clf.predict(X)
