@@ -17,9 +17,9 @@ import importlib
 import json
 import os
 import pkgutil
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-_REGISTRY = {}
+_REGISTRY: Dict[str, "Experiment"] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Settings:
         if self.data == "mnist" and not self.mnist_dir:
             raise ValueError("data='mnist' needs mnist_dir (the folder with the four IDX files)")
 
-    def load_data(self, one_hot_label=False):
+    def load_data(self, one_hot_label: bool = False) -> Tuple[Tuple[Any, Any], Tuple[Any, Any]]:
         """``(x_train, t_train), (x_test, t_test)`` of the chosen data set, float32, normalised."""
         from .. import data
 
@@ -76,21 +76,23 @@ class Result:
     summary : list of str
         A few lines printed after the run (the finding, in numbers).
     """
-    data: dict
-    draw: Callable
-    summary: list = dataclasses.field(default_factory=list)
+    data: Dict[str, Any]
+    draw: Callable[[Any], None]
+    summary: List[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
+    """A registered experiment: its name, one-line summary and ``function(settings) -> Result``."""
     name: str
     summary: str
-    function: Callable
+    function: Callable[[Settings], Result]
 
 
-def experiment(name, summary):
+def experiment(name: str, summary: str) -> Callable[[Callable[[Settings], Result]],
+                                                  Callable[[Settings], Result]]:
     """Register the decorated ``function(settings) -> Result`` as experiment *name*."""
-    def register(function):
+    def register(function: Callable[[Settings], Result]) -> Callable[[Settings], Result]:
         if name in _REGISTRY and _REGISTRY[name].function is not function:
             raise ValueError(f"experiment {name!r} is registered twice")
         _REGISTRY[name] = Experiment(name, summary, function)
@@ -98,19 +100,19 @@ def experiment(name, summary):
     return register
 
 
-def _discover():
+def _discover() -> None:
     for module in pkgutil.iter_modules(__path__):
         if not module.name.startswith("_"):
             importlib.import_module(f"{__name__}.{module.name}")
 
 
-def available():
+def available() -> Dict[str, str]:
     """``{name: one-line summary}`` of every experiment."""
     _discover()
     return {name: exp.summary for name, exp in sorted(_REGISTRY.items())}
 
 
-def get(name):
+def get(name: str) -> Experiment:
     """The :class:`Experiment` called *name* (``ValueError`` naming the choices if unknown)."""
     _discover()
     if name not in _REGISTRY:
@@ -118,7 +120,8 @@ def get(name):
     return _REGISTRY[name]
 
 
-def run(name, settings=None, *, echo=print):
+def run(name: str, settings: Optional[Settings] = None, *,
+        echo: Callable[[str], Any] = print) -> Result:
     """Run experiment *name*; write ``<name>.json`` and ``<name>.png``; return the Result.
 
     The JSON holds ``result.data`` plus ``"experiment"`` and ``"settings"``. The PNG
@@ -144,7 +147,7 @@ def run(name, settings=None, *, echo=print):
     return result
 
 
-def _save_figure(result, filename):
+def _save_figure(result: Result, filename: str) -> None:
     from ..plots import figure
 
     fig = figure(figsize=(8, 6))  # not attached to pyplot: the caller's backend is untouched

@@ -7,12 +7,14 @@ Both are then attacked with FGSM at growing ε (white box, each net attacked
 through its own gradient; pixels clipped to [0, 1]). The figure also shows a
 few test images, their FGSM versions and the plain net's predictions.
 """
+from typing import Any, Dict, List
+
 import numpy as np
 
 from .. import optim
 from ..techniques import AdversarialTraining, accuracy_under_attack, fgsm
 from ..techniques._mlp import fit, mlp
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import load, progress_bar, seeds
 
 EPS = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3]
@@ -20,14 +22,14 @@ EPS_TRAIN = 0.1
 
 
 @experiment("adversarial", "FGSM adversarial examples: accuracy vs ε, adversarial training vs plain")
-def adversarial(settings):
+def adversarial(settings: Settings) -> Result:
     quick = settings.quick
     epochs = 3 if quick else 20
     n_seeds = 1 if quick else 2
     eps_grid = [0.0, 0.05, 0.1, 0.2] if quick else EPS
     ds = load(settings)
-    curves = {"plain": [], "adversarial training": []}
-    nets = {}
+    curves: Dict[str, List[List[float]]] = {"plain": [], "adversarial training": []}
+    nets: Dict[str, Any] = {}
     with progress_bar(settings, 2 * n_seeds, "adversarial") as bar:
         for seed in seeds(settings.seed, n_seeds):
             for kind in curves:

@@ -8,17 +8,19 @@ training set (their mean accuracy is "one net"), and the ensemble of those
 single nets (initialisation diversity only, no resampling). Done on the whole
 training set and on a small subset, where a single net's variance is larger.
 """
+from typing import Any, Dict, List
+
 import numpy as np
 
 from .. import optim
 from ..techniques._mlp import mlp
 from ..techniques.bagging import bagging as train_bagged
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import load, progress_bar, seeds
 
 
 @experiment("bagging", "bootstrap ensemble (averaged softmax) vs one net, by ensemble size")
-def bagging(settings):
+def bagging(settings: Settings) -> Result:
     quick = settings.quick
     k = 3 if quick else 10
     epochs = 3 if quick else 15
@@ -29,7 +31,7 @@ def bagging(settings):
     with progress_bar(settings, 2 * len(subsets), "bagging") as bar:
         for label, n in subsets.items():
             x, t = ds.x[:n], ds.t[:n]
-            rec = {"n_train": n}
+            rec: Dict[str, Any] = {"n_train": n}
             for kind, bootstrap in (("bagged", True), ("no resampling", False)):
                 ens = train_bagged(lambda i: mlp([ds.input_size, 100, 10], seed=seed_init + i),
                                   lambda net: optim.Adam(net.params, lr=1e-3), x, t, k,

@@ -9,14 +9,14 @@ samples, as the book does (test accuracy is recorded too).
 import numpy as np
 
 from .. import book
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import epoch_iterations, load, progress_bar, seeds, train_epochs
 
 N_TRAIN, BATCH, EPOCHS, LR = 1000, 100, 20, 0.01
 
 
 @experiment("batchnorm", "with vs without batch norm at 16 weight scales: accuracy (Fig. 6-19)")
-def batchnorm(settings):
+def batchnorm(settings: Settings) -> Result:
     """Train a BN and a plain network per weight scale; record accuracy per epoch."""
     scales = np.logspace(0, -4, 16)
     epochs = EPOCHS

@@ -8,6 +8,8 @@ norm (``max_grad_norm``, PyTorch's rule) or each element (``clip_value``)
 bounds the first steps; the weights shrink to a trainable scale and the net
 learns. The same batches are used for every run.
 """
+from typing import Any, Dict, List
+
 import math
 
 import numpy as np
@@ -15,7 +17,7 @@ import numpy as np
 from .. import optim
 from ..optim import global_norm
 from ..techniques._mlp import json_float, mlp
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import load, progress_bar, seeds
 
 CONFIGS = {"no clipping": {}, "max_grad_norm=1": {"max_grad_norm": 1.0},
@@ -41,11 +43,12 @@ def _train(ds, seed, batch_seed, iterations, options):
 
 
 @experiment("grad-clip", "gradient clipping: a badly scaled 8-layer ReLU net diverges without it")
-def grad_clip(settings):
+def grad_clip(settings: Settings) -> Result:
     iterations = 150 if settings.quick else 600
     n_seeds = 1 if settings.quick else 3
     ds = load(settings)
-    runs = {name: {"loss": [], "grad_norm": [], "finite": [], "test_acc": []} for name in CONFIGS}
+    runs: Dict[str, Dict[str, List[Any]]] = {
+        name: {"loss": [], "grad_norm": [], "finite": [], "test_acc": []} for name in CONFIGS}
     pairs = list(zip(seeds(settings.seed, n_seeds), seeds(settings.seed + 1, n_seeds)))
     with progress_bar(settings, len(CONFIGS) * n_seeds, "grad-clip") as bar:
         for seed, batch_seed in pairs:

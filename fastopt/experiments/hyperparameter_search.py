@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .. import search
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import load, seeds, single_thread_blas
 
 N_SAMPLES, VAL_FRACTION, EPOCHS, BATCH = 500, 0.2, 50, 100
@@ -43,7 +43,7 @@ def _range(trials, key):
 
 @experiment("hyperparameter-search",
             "random search of lr and weight decay on a validation split, then narrowed (Fig. 6-24)")
-def hyperparameter_search(settings):
+def hyperparameter_search(settings: Settings) -> Result:
     """Two rounds of random search; the top-20 accuracy curves of the first."""
     n_trials, n_trials_2, epochs = N_TRIALS, N_TRIALS, EPOCHS
     if settings.quick:

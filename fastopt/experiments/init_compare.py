@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .. import book
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import load, progress_bar, seeds, smoothed, train_iterations
 
 #: label -> the book's ``weight_init_std``
@@ -23,7 +23,7 @@ def first_below(curve, level):
 
 
 @experiment("init-compare", "std 0.01 vs Xavier vs He with ReLU, SGD: loss curves (Fig. 6-15)")
-def init_compare(settings):
+def init_compare(settings: Settings) -> Result:
     """Train one ReLU network per initialisation on the same batches."""
     iterations = 300 if settings.quick else 2000
     batch_size, lr = 128, 0.01

@@ -8,10 +8,11 @@ every pair of weight std (1, 0.01, Xavier √(1/n), He √(2/n)) and activation
 scaled by each std.
 """
 import math
+from typing import Any, Dict
 
 import numpy as np
 
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import seeds, single_thread_blas
 
 ACTIVATIONS = {
@@ -44,13 +45,13 @@ def _layer_stats(z):
 @experiment("init-histograms",
             "activation histograms per layer: std 1 / 0.01 / Xavier / He x sigmoid, tanh, ReLU "
             "(Figs. 6-10 to 6-14)")
-def init_histograms(settings):
+def init_histograms(settings: Settings) -> Result:
     """Histogram every layer's activations for each (init, activation) pair."""
     input_seed, weight_seed = seeds(settings.seed, 2)
     x = np.random.default_rng(input_seed).standard_normal((SAMPLES, NODES))
     wrng = np.random.default_rng(weight_seed)
     weights = [wrng.standard_normal((NODES, NODES)) for _ in range(LAYERS)]
-    runs = {}
+    runs: Dict[str, Dict[str, Any]] = {}
     with single_thread_blas():
         for act in ACTIVATIONS:
             for init, std in INITS.items():

@@ -7,11 +7,13 @@ schedule of the learning rate differs (``fastopt.optim.schedules``): constant, s
 iterate bouncing around the minimum at a noise level set by the rate; a
 decaying rate lets it settle, so the training loss ends lower.
 """
+from typing import Any, Dict, List
+
 import numpy as np
 
 from .. import optim
 from ..techniques._mlp import fit, mlp
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import load, progress_bar, seeds
 
 LR = 0.02
@@ -29,7 +31,7 @@ def _schedules(total):
 
 
 @experiment("lr-decay", "learning-rate schedules compared: constant, step, exponential, cosine, warmup")
-def lr_decay(settings):
+def lr_decay(settings: Settings) -> Result:
     epochs = 4 if settings.quick else 15
     n_seeds = 1 if settings.quick else 3
     batch_size = 32
@@ -37,7 +39,8 @@ def lr_decay(settings):
     per_epoch = -(-len(ds.x) // batch_size)
     total = epochs * per_epoch
     names = list(_schedules(total))
-    results = {name: {"epoch_loss": [], "test_acc": [], "final_test_acc": []} for name in names}
+    results: Dict[str, Dict[str, List[Any]]] = {
+        name: {"epoch_loss": [], "test_acc": [], "final_test_acc": []} for name in names}
     with progress_bar(settings, len(names) * n_seeds, "lr-decay") as bar:
         for s, seed in enumerate(seeds(settings.seed, n_seeds)):
             for name, sched in _schedules(total).items():
@@ -87,7 +90,7 @@ def lr_decay(settings):
     const = final_loss["constant"]
     summary = [f"training loss (last 3 epochs) / final test accuracy (mean of {n_seeds} seeds, {epochs} epochs, "
                f"Adam lr {LR}):"]
-    for name in sorted(names, key=final_loss.get):
+    for name in sorted(names, key=lambda n: final_loss[n]):
         summary.append(f"  {name:<14} {final_loss[name]:.5f}  {final_acc[name]:.4f}")
     better = [n for n in names if n != "constant" and final_loss[n] < const]
     summary.append(f"decayed schedules ending below the constant rate's loss: {len(better)} of "

@@ -8,7 +8,7 @@ Nesterov (0.01/0.9) and RMSprop (0.01/0.99), which the book's script leaves out.
 import numpy as np
 
 from .. import book
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import load, progress_bar, seeds, smoothed, train_iterations
 
 #: name -> (fastopt.book class, settings): the book's defaults
@@ -28,7 +28,7 @@ def _at(curve, i):
 
 
 @experiment("optimizer-compare", "6 optimizers training a 4x100 ReLU net: smoothed loss (Fig. 6-9)")
-def optimizer_compare(settings):
+def optimizer_compare(settings: Settings) -> Result:
     """Train one network per optimizer on the same batches; record the loss per iteration."""
     iterations = 200 if settings.quick else 2000
     batch_size = 128
@@ -73,10 +73,10 @@ def optimizer_compare(settings):
     mid = min(100, iterations - 1)
     summary = [(f"loss (smoothed) at iteration {mid}, mean loss of the last 100 iterations, "
                 "test accuracy:")]
-    for name in sorted(final, key=final.get, reverse=True):
+    for name in sorted(final, key=lambda n: final[n], reverse=True):
         summary.append(f"  {name:<9} {_at(smooth[name], mid):.3f}  {final[name]:9.2e}  "
                        f"{test_acc[name]:.3f}")
-    slowest = max(final, key=final.get)
+    slowest = max(final, key=lambda n: final[n])
     summary.append(f"slowest: {slowest}" + (" (as the book)" if slowest == "SGD" else
                                             " (the book: SGD)"))
     return Result(data=data, draw=draw, summary=summary)

@@ -6,7 +6,7 @@ RMSprop (from :mod:`fastopt.demo`) and Adadelta, 30 updates each from (−7, 2).
 import numpy as np
 
 from .. import demo, optim
-from . import Result, experiment
+from . import Result, Settings, experiment
 
 #: Adadelta's settings. With the default eps = 1e-6 its first steps are about
 #: 3e-3 long and it moves 0.15 in 30 updates; eps sets its initial step size.
@@ -26,7 +26,7 @@ def adadelta_path(steps, start=demo.START, **settings):
 
 
 @experiment("optimizer-paths", "paths of 7 optimizers on f(x,y) = x^2/20 + y^2 (Fig. 6-8)")
-def optimizer_paths(settings):
+def optimizer_paths(settings: Settings) -> Result:
     """Run every optimizer 30 steps (``--quick`` too: it takes milliseconds)."""
     steps = 30
     result = demo.optimizer_paths(steps=steps)

@@ -9,7 +9,7 @@ no dropout, dropout ratio 0.2 (the book's code) and 0.15 (the book's figure).
 import numpy as np
 
 from .. import book
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import (
     draw_accuracy_panels,
     epoch_iterations,
@@ -26,7 +26,7 @@ RATIOS = {"no dropout": 0.0, "dropout 0.2": 0.2, "dropout 0.15": 0.15}
 
 @experiment("overfit-dropout",
             "300 samples, 6x100 net, no dropout vs 0.2 vs 0.15: train/test accuracy (Fig. 6-23)")
-def overfit_dropout(settings):
+def overfit_dropout(settings: Settings) -> Result:
     """Train the same network without and with dropout; record accuracies per epoch."""
     epochs = 120 if settings.quick else EPOCHS
     ds = load(settings, N_TRAIN)

@@ -9,7 +9,7 @@ on the whole test set, as the book's script does.
 import numpy as np
 
 from .. import book
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import (
     draw_accuracy_panels,
     epoch_iterations,
@@ -26,7 +26,7 @@ LAMBDAS = {"lambda=0": 0.0, "lambda=0.1": 0.1}
 
 @experiment("overfit-weight-decay",
             "300 samples, 6x100 net, lambda 0 vs 0.1: train/test accuracy (Figs. 6-20, 6-21)")
-def overfit_weight_decay(settings):
+def overfit_weight_decay(settings: Settings) -> Result:
     """Train the same network without and with weight decay; record accuracies per epoch."""
     epochs = 120 if settings.quick else EPOCHS
     ds = load(settings, N_TRAIN)

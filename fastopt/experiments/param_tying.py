@@ -12,13 +12,15 @@ both sets together (2n per class), what λ → ∞ tends to.
 matrix (:class:`fastopt.techniques.TiedAffine`, about a third fewer
 parameters) against the same net with three separate matrices.
 """
+from typing import Any, Dict, List
+
 import numpy as np
 
 from .. import nn, optim
 from ..techniques import L2Tie, SharedSequential, TiedAffine
 from ..techniques._mlp import fit_steps, mlp
 from ..plots import plain_log_ticks
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import load, progress_bar, seeds
 
 LAMBDAS = [0.1, 1.0, 10.0]
@@ -67,7 +69,7 @@ def _deep(input_size, shared, seed):
 
 
 @experiment("param-tying", "L2 tying of two models' weights vs independent, and hard weight sharing")
-def param_tying(settings):
+def param_tying(settings: Settings) -> Result:
     quick = settings.quick
     sizes = [2, 10] if quick else [2, 5, 10, 20, 40]
     n_seeds = 1 if quick else 3
@@ -76,15 +78,15 @@ def param_tying(settings):
     ds = load(settings)
     run_seeds = seeds(settings.seed, n_seeds)
     methods = ["independent"] + [f"tied λ={lam:g}" for lam in lambdas] + ["pooled (2n)"]
-    tying = {m: [] for m in methods}
-    distance = {m: [] for m in methods[:-1]}
-    sharing = {"separate": [], "shared": []}
+    tying: Dict[str, List[float]] = {m: [] for m in methods}
+    distance: Dict[str, List[float]] = {m: [] for m in methods[:-1]}
+    sharing: Dict[str, List[float]] = {"separate": [], "shared": []}
     total = len(sizes) * n_seeds * (len(methods) + 2)
     with progress_bar(settings, total, "param-tying") as bar:
         for n in sizes:
-            accs = {m: [] for m in methods}
-            dists = {m: [] for m in distance}
-            shares = {k: [] for k in sharing}
+            accs: Dict[str, List[float]] = {m: [] for m in methods}
+            dists: Dict[str, List[float]] = {m: [] for m in distance}
+            shares: Dict[str, List[float]] = {k: [] for k in sharing}
             for seed in run_seeds:
                 ia, ib = _subsets(ds.t, n, np.random.default_rng(seed))
                 for m, lam in zip(methods, [0.0] + lambdas):

@@ -8,13 +8,15 @@ epochs of retraining with the masks attached to the optimizer
 zero. A random-pruning baseline at the same sparsities (also retrained) shows
 that the magnitude is what makes the choice good.
 """
+from typing import Any, Dict, List
+
 import numpy as np
 
 from .. import optim
 from ..techniques import Pruner, magnitude_masks, sparsity
 from ..techniques._mlp import fit, mlp
 from ..plots import plain_log_ticks
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import load, progress_bar, seeds
 
 SPARSITIES = [0.5, 0.75, 0.9, 0.95, 0.97, 0.98, 0.99]
@@ -42,7 +44,7 @@ def _zero_share(params, masks):
 
 
 @experiment("pruning", "magnitude pruning with retraining: accuracy vs sparsity (vs random pruning)")
-def pruning(settings):
+def pruning(settings: Settings) -> Result:
     quick = settings.quick
     levels = [0.5, 0.9, 0.98] if quick else SPARSITIES
     dense_epochs, retrain_epochs = (3, 1) if quick else (20, 4)
@@ -64,7 +66,7 @@ def pruning(settings):
             pruner.attach(opt)
             masks = {n: np.ones(net.params[n].shape, bool) for n in net.params if net.params[n].ndim >= 2}
             rng = np.random.default_rng(rand_seed)
-            rec = {"sparsity": [], "acc_pruned": [], "acc_retrained": [], "zero_share": []}
+            rec: Dict[str, List[Any]] = {"sparsity": [], "acc_pruned": [], "acc_retrained": [], "zero_share": []}
             for level in levels:
                 masks = (magnitude_masks(net.params, level, masks=masks) if method == "magnitude"
                          else _random_masks(net.params, level, masks, rng))

@@ -17,13 +17,15 @@ up. On the 8x8 digits the gain is small (scratch is already strong from one
 image per class) and freezing both layers hurts: features learnt for 0-4
 leave out what separates 5-9.
 """
+from typing import Any, Dict, List
+
 import numpy as np
 
 from .. import optim
 from ..techniques import copy_parameters, freeze
 from ..techniques._mlp import fit, fit_steps, mlp
 from ..plots import plain_log_ticks
-from . import Result, experiment
+from . import Result, Settings, experiment
 from ._common import load, progress_bar, seeds
 
 BODY = ["W1", "b1", "W2", "b2"]
@@ -37,7 +39,7 @@ def _per_class(t, n, rng):
 
 
 @experiment("transfer", "pretrain on digits 0-4, learn 5-9: frozen lower layers vs from scratch")
-def transfer(settings):
+def transfer(settings: Settings) -> Result:
     quick = settings.quick
     sizes = [2, 10] if quick else [1, 2, 5, 10, 20, 50, 100]
     n_seeds = 1 if quick else 3
@@ -54,11 +56,11 @@ def transfer(settings):
     pretrained = mlp(arch, seed=pre_seed)
     fit(pretrained, optim.Adam(pretrained.params, lr=1e-3), xs, ts, epochs=pre_epochs, seed=pre_seed)
     pre_acc = float(pretrained.accuracy(xs_test, ts_test))
-    acc = {m: [] for m in METHODS}
+    acc: Dict[str, List[float]] = {m: [] for m in METHODS}
     unchanged = True
     with progress_bar(settings, len(sizes) * n_seeds * len(METHODS), "transfer") as bar:
         for n in sizes:
-            per = {m: [] for m in METHODS}
+            per: Dict[str, List[float]] = {m: [] for m in METHODS}
             for seed in run_seeds:
                 idx = _per_class(tt, n, np.random.default_rng(seed + n))
                 for method, (copied, frozen) in METHODS.items():
