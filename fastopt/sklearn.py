@@ -642,6 +642,60 @@ class _BaseMLP(BaseEstimator):
         return {"_xfail_checks": self._expected_failed_checks()}
 
 
+_SKLEARN_PARAMS_DOC = """
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default (100,)
+        Units of each hidden layer.
+    activation : {"identity", "logistic", "tanh", "relu"}, default "relu"
+        Hidden activation.
+    solver : {"adam", "sgd"}, default "adam"
+        ``"adam"``: θ ← θ − η·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε) (scikit-learn's form,
+        :class:`fastopt.optim.Adam` with ``variant="book"``). ``"sgd"``: v ← μv − ηg,
+        θ ← θ + v (``nesterovs_momentum``: θ ← θ + μv − ηg). ``"lbfgs"`` raises a
+        ``ValueError`` (not supported).
+    alpha : float, default 1e-4
+        L2 penalty ``½·alpha·Σ‖W‖²/n_batch`` on the weights (not the intercepts).
+    batch_size : int or "auto", default "auto"
+        ``min(200, n_samples)``; clipped to ``[1, n_samples]`` with a warning.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        ``solver="sgd"`` (and any ``optimizer``) only: ``"invscaling"``
+        η = η₀/(t + 1)^power_t after each epoch (t = samples seen); ``"adaptive"``
+        η/5 whenever ``n_iter_no_change`` epochs fail to improve by ``tol``, stopping
+        once η ≤ 1e-6.
+    learning_rate_init : float, default 1e-3
+        η₀.
+    power_t : float, default 0.5
+    max_iter : int, default 200
+        Epochs (each sample seen once per epoch).
+    shuffle : bool, default True
+        Shuffle the sample order every epoch (drawn as ``sklearn.utils.shuffle``).
+    random_state : int, RandomState instance or None, default None
+        Initial weights, shuffles, the early-stopping split (and dropout seeds).
+    tol : float, default 1e-4
+        An epoch improves if the training loss drops by more than ``tol`` (or, with
+        ``early_stopping``, the validation score rises by at least ``tol``).
+    verbose : bool, default False
+        Print the loss after each epoch.
+    warm_start : bool, default False
+        ``fit`` continues from the current weights (a new optimizer, as scikit-learn).
+    momentum : float in [0, 1], default 0.9
+        μ of ``solver="sgd"``.
+    nesterovs_momentum : bool, default True
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` (stratified for single-output
+        classification), stop on its score, restore the best weights.
+    validation_fraction : float in [0, 1), default 0.1
+    beta_1, beta_2 : float in [0, 1), default 0.9, 0.999
+        Adam's β₁, β₂.
+    epsilon : float, default 1e-8
+        Adam's ε.
+    n_iter_no_change : int, default 10
+        Epochs without improvement before stopping (or dividing η, ``"adaptive"``).
+    max_fun : int, default 15000
+        Accepted for compatibility (used by L-BFGS only).
+"""
+
 _FASTOPT_PARAMS_DOC = """
     optimizer : str, optional
         Any :mod:`fastopt.optim` optimizer by lower-case class name (``"sgd"``,
@@ -670,8 +724,8 @@ _FASTOPT_PARAMS_DOC = """
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier: scikit-learn's ``MLPClassifier`` on fastopt.
 
-    Parameters are scikit-learn's (same names, meanings and defaults; see
-    ``sklearn.neural_network.MLPClassifier``), ``solver`` in {"adam", "sgd"}, plus:
+    scikit-learn's parameters with their meanings and defaults, then fastopt's own.
+    {sklearn}
     {fastopt}
     Attributes
     ----------
@@ -809,8 +863,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor`` on fastopt.
 
-    Parameters are scikit-learn's (``loss`` in {"squared_error", "poisson"}, the rest as
-    :class:`MLPClassifier`), ``solver`` in {"adam", "sgd"}, plus:
+    scikit-learn's parameters with their meanings and defaults, then fastopt's own.
+
+    loss : {"squared_error", "poisson"}, default "squared_error"
+        ``½·mean((y − ŷ)²)`` with an identity output, or the half Poisson deviance
+        with an exp output (non-negative targets).
+    {sklearn}
     {fastopt}
     Attributes
     ----------
@@ -893,5 +951,19 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._predict(X)
 
 
-MLPClassifier.__doc__ = MLPClassifier.__doc__.replace("    {fastopt}\n", _FASTOPT_PARAMS_DOC)
-MLPRegressor.__doc__ = MLPRegressor.__doc__.replace("    {fastopt}\n", _FASTOPT_PARAMS_DOC)
+
+def _fill_doc(cls):
+    doc = cls.__doc__.replace("    {fastopt}\n", _FASTOPT_PARAMS_DOC.lstrip("\n") + "\n")
+    if "    loss : " in doc:  # the regressor's loss goes first in Parameters
+        head, rest = doc.split("\n    loss : ", 1)
+        loss, rest = rest.split("    {sklearn}\n", 1)
+        params = _SKLEARN_PARAMS_DOC.replace("    ----------\n", "    ----------\n    loss : " + loss.rstrip() + "\n", 1)
+        doc = head.rstrip() + "\n" + params + rest
+    else:
+        doc = doc.replace("    {sklearn}\n", _SKLEARN_PARAMS_DOC)
+    cls.__doc__ = doc
+    return cls
+
+
+_fill_doc(MLPClassifier)
+_fill_doc(MLPRegressor)
