@@ -326,7 +326,8 @@ def _check_trainer_state(path, extra, history, rng):
     try:
         probe.state = state["rng"]
     except (TypeError, ValueError, KeyError, OverflowError) as exc:
-        raise ValueError(f"{path}: the saved random-generator state is invalid ({exc})") from None
+        raise ValueError(f"{path}: trainer rng: the saved random-generator state is invalid "
+                         f"({exc})") from None
     out["rng"] = state["rng"]
     return out
 

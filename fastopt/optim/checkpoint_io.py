@@ -177,7 +177,7 @@ def _remove_stale_temporaries(target):
     """
     if os.name != "posix":
         return
-    pattern = re.compile(re.escape(_temp_prefix(target, "")) + r"([0-9]{1,9})\.[a-z0-9_]+\.tmp")
+    pattern = re.compile(re.escape(f".{target.name}.") + r"([0-9]{1,9})\.[a-z0-9_]+\.tmp")
     try:
         names = os.listdir(target.parent)
     except OSError:
