@@ -171,3 +171,21 @@ def test_project_files():
     assert "MIT License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
     assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert (ROOT / "fastopt" / "py.typed").exists()
+
+
+@pytest.mark.slow
+def test_docs_build_without_warnings(tmp_path):
+    """The whole site, warnings as errors (~20-40 s): a docstring that breaks the
+    reference shows up in a local test run, not only in CI (whose own step builds it)."""
+    import os
+
+    if os.environ.get("CI") == "true":
+        pytest.skip(".ci/run builds the docs in a step of its own")
+    for module in ("sphinx", "numpydoc", "myst_parser"):
+        pytest.importorskip(module, reason='the docs extra: pip install -e ".[docs]"')
+    proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-E", "-q",
+                           "-b", "html", str(DOCS), str(tmp_path / "html")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    offline = _load("check_offline_build", DOCS / "check_offline.py")
+    assert offline.problems(str(tmp_path / "html")) == []

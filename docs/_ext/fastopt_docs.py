@@ -29,6 +29,7 @@ GEN = os.path.join(HERE, "generated")
 API_MODULES = [
     ("fastopt", "Top level: backends, threads, flat parameters"),
     ("fastopt.optim", "Optimizers, schedules, clipping, checkpoints"),
+    ("fastopt.optim.lr_scheduler", "torch.optim.lr_scheduler's schedulers over fastopt optimizers"),
     ("fastopt.nn", "Layers and networks"),
     ("fastopt.nn.init", "Weight initialisation"),
     ("fastopt.train", "Training loop"),
@@ -41,7 +42,7 @@ API_MODULES = [
     ("fastopt.plots", "Figures"),
     # modules added later are documented as soon as they exist
     ("fastopt.sklearn", "scikit-learn estimators"),
-    ("fastopt.torch", "PyTorch interoperability"),
+    ("fastopt.distributed", "Data-parallel training on MPI"),
 ]
 
 
@@ -368,7 +369,8 @@ def skip_foreign_member(app, what, name, obj, skip, options):
 
 #: (object name, text, replacement): reST slips in docstrings of modules this build does
 #: not own, mended for the page only (fix them at the source and drop the entry)
-DOCSTRING_FIXES = [("fastopt.nn.init.fans", "*kernel)", r"\*kernel)")]
+DOCSTRING_FIXES = [("fastopt.nn.init.fans", "*kernel)", r"\*kernel)"),
+                   ("fastopt.distributed.Context.check_same", "*description*s", r"*description*\ s")]
 
 #: What the optimizers' hyperparameters mean, for the entries of a Parameters section
 #: that give only a type and a default. A docstring's own description always wins.
