@@ -9,8 +9,13 @@ model with one kernel call.
 import numpy as np
 
 from ..optim.flat import FlatParams
+from .batchnorm import BatchNorm
+from .dropout import Dropout
 from .fused import FusedHidden, stages
-from .layers import Affine, SoftmaxWithLoss
+from .layers import Affine, LeakyReLU, ReLU, Sigmoid, SoftmaxWithLoss, Tanh
+
+#: Layers whose output has as many features as their input (labels can be checked past them).
+_WIDTH_PRESERVING = (ReLU, LeakyReLU, Sigmoid, Tanh, BatchNorm, Dropout)
 
 
 class Sequential:
@@ -43,7 +48,7 @@ class Sequential:
 
     def __init__(self, layers, loss=None, *, param_names=None, dtype=None, fuse=True):
         named = [(None, layer) if not isinstance(layer, tuple) else layer for layer in layers]
-        self.layers = [layer for _, layer in named]
+        self.layers = self._layer_list = [layer for _, layer in named]
         self.layer_names = [name for name, _ in named]
         self.loss_layer = SoftmaxWithLoss() if loss is None else loss
         initial, owners = {}, []
@@ -63,7 +68,7 @@ class Sequential:
         self.grads = self.params.grads if initial else {}
         for layer, name, local in owners:
             layer.bind(local, self.params[name], self.grads[name])
-        self.stages = stages(self.layers) if fuse else list(self.layers)
+        self.stages = stages(self._layer_list) if fuse else list(self._layer_list)
         self.last_loss = None
 
     def buffers(self):
@@ -73,7 +78,7 @@ class Sequential:
         restored in place.
         """
         out = {}
-        for index, (lname, layer) in enumerate(zip(self.layer_names, self.layers)):
+        for index, (lname, layer) in enumerate(zip(self.layer_names, self._layer_list)):
             for key, array in getattr(layer, "buffers", {}).items():
                 out[f"{lname if lname is not None else index}.{key}"] = array
         return out
@@ -89,10 +94,23 @@ class Sequential:
         return self.loss_layer.forward(self.predict(x, train), t) + self.regularization()
 
     def _check_labels(self, x, t):
-        last = self.layers[-1] if self.layers else None
+        """Check the batch before anything runs: a bad batch must leave every layer as it was."""
+        if np.ndim(x) < 1 or np.shape(x)[0] == 0:
+            raise ValueError(f"x must hold at least one sample along its first axis, got shape "
+                             f"{np.shape(x)}")
         check = getattr(self.loss_layer, "check_labels", None)
-        if check is not None and isinstance(last, Affine) and np.ndim(x) >= 1:
-            check(t, np.shape(x)[0], last.W.shape[1])
+        width = self._output_width()
+        if check is not None and width is not None:
+            check(t, np.shape(x)[0], width)
+
+    def _output_width(self):
+        """Scores per sample the layers produce (the last Affine's outputs), or None if unknown."""
+        for layer in reversed(self._layer_list):
+            if isinstance(layer, Affine):
+                return layer.W.shape[1]
+            if not isinstance(layer, _WIDTH_PRESERVING):
+                return None
+        return None
 
     def _train_loss(self, x, t):
         return self.loss(x, t, True)
@@ -157,7 +175,7 @@ class Sequential:
         """
         self.loss_layer.forward(self.predict(x, train), t)
         dout = self.loss_layer.backward(1)
-        for layer in reversed(self.layers):
+        for layer in reversed(self._layer_list):
             dout = layer.backward(dout)
         return dout
 
@@ -175,5 +193,5 @@ class Sequential:
         return correct / n if n else 0.0
 
     def __repr__(self):
-        body = ", ".join(repr(layer) for layer in self.layers)
+        body = ", ".join(repr(layer) for layer in self._layer_list)
         return f"{type(self).__name__}([{body}], loss={type(self.loss_layer).__name__})"
