@@ -536,7 +536,18 @@ def mend_docstring(app, what, name, obj, options, lines):
         normalise_parameters(lines, obj if what == "class" else None)
 
 
+def public_bases(app, name, obj, options, bases):
+    """"Bases:" names public classes only (a private base is an implementation detail)."""
+    def public(base):
+        if not getattr(base, "__name__", "").startswith("_"):
+            return [base]
+        return [p for b in getattr(base, "__bases__", ()) for p in public(b)]
+
+    bases[:] = list(dict.fromkeys(p for b in bases for p in public(b)))
+
+
 def setup(app):
+    app.connect("autodoc-process-bases", public_bases)
     app.connect("autodoc-process-docstring", mend_docstring, priority=100)
     app.connect("autodoc-skip-member", skip_foreign_member)
     # config-inited: before Sphinx lists the source files and autosummary reads them
