@@ -302,6 +302,19 @@ def test_checkpoint_params_must_be_a_mapping(tmp_path):
             load_checkpoint(path, opt, bad)
 
 
+@pytest.mark.parametrize("key, value, exc", [
+    ("params", [1, 2], ValueError), ("params", 5, ValueError), ("params", {"w": 5}, ValueError),
+    ("optimizer", [1], TypeError), ("optimizer", 5, TypeError), ("extra", [1], ValueError),
+])
+def test_checkpoint_tree_of_wrong_types_names_the_file(tmp_path, key, value, exc):
+    p = {"w": np.ones(3)}
+    opt = fo.optim.Adam(p)
+    path = save_checkpoint(tmp_path / "ck.npz", opt)
+    _edit_checkpoint(path, lambda tree: tree.__setitem__(key, value))
+    with pytest.raises(exc, match="ck.npz|checkpoint parameter"):
+        load_checkpoint(path, opt)
+
+
 def test_checkpoint_tree_without_optimizer_is_a_value_error(tmp_path):
     p = {"w": np.ones(3)}
     opt = fo.optim.Adam(p)

@@ -70,10 +70,11 @@ def _check_tree(path, tree, optimizer, params, strict):
         raise ValueError(f"{path}: a checkpoint holds the keys {list(_KEYS)}, this one "
                          f"{sorted(tree)}")
     saved = tree["params"]
-    if not isinstance(saved, dict) or set(saved) != set(params):
-        raise ValueError(f"checkpoint parameters "
-                         f"{sorted(saved) if isinstance(saved, dict) else saved!r} do not match "
-                         f"{sorted(params)}")
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path}: the checkpoint's params are a {type(saved).__name__}, not a "
+                         "dict of arrays")
+    if set(saved) != set(params):
+        raise ValueError(f"checkpoint parameters {sorted(saved)} do not match {sorted(params)}")
     for name, arr in params.items():
         value = saved[name]
         if not isinstance(value, np.ndarray) or value.shape != np.shape(arr) \
@@ -89,7 +90,10 @@ def _check_tree(path, tree, optimizer, params, strict):
         raise ValueError(f"{path}: the arrays in the checkpoint's extra declare {extra_bytes} "
                          f"bytes, more than MAX_EXTRA_BYTES = {MAX_EXTRA_BYTES} "
                          "(fastopt.optim.checkpoint.MAX_EXTRA_BYTES)")
-    return optimizer._prepare_load(tree["optimizer"], strict)
+    try:
+        return optimizer._prepare_load(tree["optimizer"], strict)
+    except (TypeError, ValueError) as exc:  # the same error, naming the file
+        raise type(exc)(f"{path}: {exc}") from None
 
 
 def load_checkpoint(path, optimizer, params=None, *, strict=True, check_extra=None):
