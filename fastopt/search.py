@@ -52,7 +52,7 @@ import pickle
 import sys
 import time
 import traceback
-from typing import Any, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -100,14 +100,15 @@ class Distribution:
     :func:`distribution_from_dict`.
     """
 
-    def sample(self, rng):  # pragma: no cover - abstract
+    def sample(self, rng: np.random.Generator) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def narrow(self, values):  # pragma: no cover - abstract
+    def narrow(self, values: Iterable[Any]) -> "Distribution":  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def to_dict(self):
-        return {"type": type(self).__name__, **dataclasses.asdict(self)}
+    def to_dict(self) -> Dict[str, Any]:
+        """``{"type": class name, **fields}``: JSON-able, read back by :func:`distribution_from_dict`."""
+        return {"type": type(self).__name__, **dataclasses.asdict(self)}  # type: ignore[call-overload]
 
     @staticmethod
     def _values(values):
@@ -169,7 +170,7 @@ class LogUniform(Distribution):
         _check_order(self.low, self.high)
 
     @classmethod
-    def from_exponents(cls, low_exp, high_exp):
+    def from_exponents(cls, low_exp: float, high_exp: float) -> "LogUniform":
         """``10 ** U(low_exp, high_exp)``, e.g. ``LogUniform.from_exponents(-6, -2)``."""
         low_exp, high_exp = _check_real("low_exp", low_exp), _check_real("high_exp", high_exp)
         return cls(10.0 ** low_exp, 10.0 ** high_exp)
@@ -244,7 +245,7 @@ class Choice(Distribution):
             raise ValueError(f"none of the values {values!r} is one of the options {self.options!r}")
         return Choice(kept)
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
         return {"type": "Choice", "options": list(self.options)}
 
 
@@ -258,7 +259,7 @@ def _same(a, b):
 _DISTRIBUTIONS = {cls.__name__: cls for cls in (Uniform, LogUniform, IntUniform, Choice)}
 
 
-def distribution_from_dict(d):
+def distribution_from_dict(d: Dict[str, Any]) -> Distribution:
     """Rebuild a distribution from its :meth:`Distribution.to_dict` form."""
     if not isinstance(d, dict) or d.get("type") not in _DISTRIBUTIONS:
         raise ValueError(f"d must be a dict with 'type' one of {sorted(_DISTRIBUTIONS)}, got {d!r}")
@@ -286,7 +287,8 @@ def _trial_seeds(seed, index):
     return np.random.default_rng(params_ss), int(train_ss.generate_state(1, np.uint64)[0])
 
 
-def sample_trials(space, n_trials, seed):
+def sample_trials(space: Dict[str, Distribution], n_trials: int,
+                  seed: int) -> List[Tuple[Dict[str, Any], int]]:
     """Draw every trial's parameters and seed up front.
 
     Trial ``i`` uses ``numpy.random.SeedSequence(seed, spawn_key=(i,))``
@@ -351,11 +353,12 @@ class Trial:
     traceback: Optional[str] = None
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         """True if the objective returned a score."""
         return self.error is None
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
+        """The trial as JSON-able values."""
         return _jsonable(dataclasses.asdict(self))
 
 
@@ -458,23 +461,23 @@ class SearchResult:
     seed: int = 0
 
     @property
-    def failed(self):
+    def failed(self) -> List[Trial]:
         """Trials whose objective raised."""
         return [t for t in self.trials if not t.ok]
 
-    def ranked(self):
+    def ranked(self) -> List[Trial]:
         """Successful trials with a non-NaN score, best first."""
         ok = [t for t in self.trials if t.ok and not math.isnan(t.score)]
         sign = -1.0 if self.mode == "max" else 1.0
         return sorted(ok, key=lambda t: (sign * t.score, t.index))
 
-    def top(self, k):
+    def top(self, k: int) -> List[Trial]:
         """The *k* best trials, best first (fewer if fewer were ranked)."""
         k = _check_int("k", k, low=1)
         return self.ranked()[:k]
 
     @property
-    def best(self):
+    def best(self) -> Trial:
         """The best trial. Raises RuntimeError if no trial gave a score."""
         ranked = self.ranked()
         if not ranked:
@@ -482,7 +485,7 @@ class SearchResult:
             raise RuntimeError(f"no trial gave a usable score ({len(self.trials)} trials{hint})")
         return ranked[0]
 
-    def narrow(self, top_k):
+    def narrow(self, top_k: int) -> Dict[str, Distribution]:
         """A new space spanning the *top_k* best trials: the notes' "step 3".
 
         Each parameter's distribution keeps its kind and shrinks to the
@@ -512,7 +515,7 @@ class SearchResult:
                 "best_index": ranked[0].index if ranked else None,
                 "trials": [t.to_dict() for t in self.trials]}
 
-    def to_json(self, path=None, indent=1):
+    def to_json(self, path: Optional[str] = None, indent: Optional[int] = 1) -> str:
         """The :meth:`to_dict` form as a JSON string; also written to *path* if given."""
         text = json.dumps(self.to_dict(), indent=indent)
         if path is not None:
@@ -521,14 +524,14 @@ class SearchResult:
         return text
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: Dict[str, Any]) -> "SearchResult":
         """Rebuild a result from :meth:`to_dict` (extras come back as JSON types)."""
         trials = [Trial(**t) for t in d["trials"]]
         space = {k: distribution_from_dict(v) for k, v in d["space"].items()}
         return cls(trials, space, d["mode"], d["seed"])
 
     @classmethod
-    def from_json(cls, text_or_path):
+    def from_json(cls, text_or_path: str) -> "SearchResult":
         """Rebuild from :meth:`to_json` output, given as the text or a file path."""
         text = text_or_path
         if not str(text_or_path).lstrip().startswith("{"):
@@ -566,8 +569,10 @@ def _check_objective(objective):
                         f"{objective!r} has the signature {sig}") from None
 
 
-def random_search(space, objective, n_trials, seed=0, *, executor=None, mode="max",
-                  on_error="record", n_workers=None, mp_context="spawn", progress=None):
+def random_search(space: Dict[str, Distribution], objective: Callable[[Dict[str, Any], int], Any],
+                  n_trials: int, seed: int = 0, *, executor: Any = None, mode: str = "max",
+                  on_error: str = "record", n_workers: Optional[int] = None,
+                  mp_context: str = "spawn", progress: Optional[bool] = None) -> "SearchResult":
     """Random search over *space*: draw *n_trials* parameter sets, evaluate them in parallel.
 
     Parameters
@@ -728,7 +733,7 @@ def _advance(bar, trial, trials, mode):
 
 # ============================================================================ the book's experiment
 
-def book_space():
+def book_space() -> Dict[str, Distribution]:
     """The book's search space: ``lr = 10**U(-6, -2)``, ``weight_decay = 10**U(-8, -4)``."""
     return {"lr": LogUniform(1e-6, 1e-2), "weight_decay": LogUniform(1e-8, 1e-4)}
 
@@ -776,11 +781,11 @@ class BookObjective:
         self.batch_size = _check_int("batch_size", self.batch_size, low=1)
 
     @property
-    def n_classes(self):
+    def n_classes(self) -> int:
         t = np.asarray(self.t_train)
         return int(t.shape[1]) if t.ndim == 2 else int(max(t.max(), np.asarray(self.t_val).max())) + 1
 
-    def __call__(self, params, seed):
+    def __call__(self, params: Dict[str, Any], seed: int) -> Dict[str, Any]:
         from .book import SGD, MultiLayerNet
         from .train import Trainer
 
@@ -800,8 +805,9 @@ class BookObjective:
                 "train_acc": list(history["train_acc"])}
 
 
-def book_objective(x, t, *, n_samples=500, val_fraction=0.2, split_seed=0, epochs=50,
-                   batch_size=100, hidden_size_list=(100,) * 6):
+def book_objective(x: np.ndarray, t: np.ndarray, *, n_samples: int = 500, val_fraction: float = 0.2,
+                   split_seed: int = 0, epochs: int = 50, batch_size: int = 100,
+                   hidden_size_list: Sequence[int] = (100,) * 6) -> "BookObjective":
     """The book's search objective on the first *n_samples* of ``(x, t)``.
 
     As in ``ch06/hyperparameter_optimization.py``: take the first 500
