@@ -39,6 +39,7 @@ def bagging(settings: Settings) -> Result:
                 rec[kind] = {"ensemble_acc": [ens.accuracy(ds.x_test, ds.t_test, m) for m in range(1, k + 1)],
                              "member_acc": ens.member_accuracies(ds.x_test, ds.t_test)}
                 if bootstrap:
+                    assert ens.indices is not None
                     rec[kind]["distinct_share"] = [float(len(np.unique(i)) / n) for i in ens.indices]
                 bar.update(1)
             rec["single_net_acc"] = float(np.mean(rec["no resampling"]["member_acc"]))

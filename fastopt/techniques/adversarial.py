@@ -14,6 +14,8 @@ The input gradient comes from :meth:`fastopt.nn.Sequential.input_gradient`
 (evaluation mode by default: batch norm with running statistics, dropout as
 its test-time scaling).
 """
+from typing import Any, Dict, Optional, Tuple
+
 import numpy as np
 
 from .._validate import check_float
@@ -34,7 +36,8 @@ def _check_clip(clip):
     return lo, hi
 
 
-def fgsm(network, x, t, eps, *, clip=(0.0, 1.0), train=False):
+def fgsm(network: Any, x: np.ndarray, t: np.ndarray, eps: float, *,
+         clip: Optional[Tuple[float, float]] = (0.0, 1.0), train: bool = False) -> np.ndarray:
     r"""FGSM adversarial examples: :math:`\mathrm{clip}(x + \varepsilon\,\mathrm{sign}(\partial L/\partial x))`.
 
     Parameters
@@ -75,7 +78,8 @@ def fgsm(network, x, t, eps, *, clip=(0.0, 1.0), train=False):
     return x_adv
 
 
-def accuracy_under_attack(network, x, t, eps, *, clip=(0.0, 1.0), batch_size=256):
+def accuracy_under_attack(network: Any, x: np.ndarray, t: np.ndarray, eps: float, *,
+                          clip: Optional[Tuple[float, float]] = (0.0, 1.0), batch_size: int = 256) -> float:
     """Accuracy on FGSM examples made against *network* itself (a white-box attack).
 
     Parameters
@@ -134,7 +138,8 @@ class AdversarialTraining:
     >>> Trainer(robust, optim.Adam(net.params, lr=1e-3), x, t, epochs=20).fit()
     """
 
-    def __init__(self, network, eps, alpha=0.5, *, clip=(0.0, 1.0)):
+    def __init__(self, network: Any, eps: float, alpha: float = 0.5, *,
+                 clip: Optional[Tuple[float, float]] = (0.0, 1.0)) -> None:
         self.network = network
         self.eps = check_float("eps", eps, low=0.0)
         self.alpha = check_float("alpha", alpha, low=0.0, high=1.0)
@@ -155,7 +160,7 @@ class AdversarialTraining:
     def grads(self):
         return self.network.grads
 
-    def gradient(self, x, t):
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> Dict[str, np.ndarray]:
         """Gradients of the mixed clean/adversarial loss, written into ``network.grads``."""
         net, a = self.network, self.alpha
         x_adv = fgsm(net, x, t, self.eps, clip=self.clip)

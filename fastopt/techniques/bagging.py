@@ -10,6 +10,8 @@ are partly independent and the average errs less often than a typical member.
 """
 import numbers
 
+from typing import Any, Callable, List, Optional, Sequence
+
 import numpy as np
 
 from ..nn.layers import softmax
@@ -23,7 +25,8 @@ def _int(name, value, minimum):
     return int(value)
 
 
-def bootstrap_indices(n, n_models, *, sample_size=None, seed=None):
+def bootstrap_indices(n: int, n_models: int, *, sample_size: Optional[int] = None,
+                      seed: Any = None) -> np.ndarray:
     """Row indices of *n_models* bootstrap resamples of *n* samples.
 
     Parameters
@@ -57,31 +60,34 @@ class Ensemble:
         Trained networks with ``predict(x)`` (evaluation mode) returning scores.
     """
 
-    def __init__(self, networks):
+    def __init__(self, networks: Sequence[Any]) -> None:
         self.networks = list(networks)
+        #: the bootstrap resamples and training histories, when :func:`bagging` built it
+        self.indices: Optional[np.ndarray] = None
+        self.histories: Optional[List[Any]] = None
         if not self.networks:
             raise ValueError("networks must not be empty")
 
-    def predict_proba(self, x, n_members=None):
+    def predict_proba(self, x: np.ndarray, n_members: Optional[int] = None) -> np.ndarray:
         """Mean class probabilities of the first *n_members* members (default all)."""
         members = self.networks if n_members is None else self.networks[:_int("n_members", n_members, 1)]
-        total = None
+        total: Any = None
         for net in members:
             p = softmax(np.asarray(net.predict(x), dtype=np.float64))
             total = p if total is None else total + p
         return total / len(members)
 
-    def predict(self, x, n_members=None):
+    def predict(self, x: np.ndarray, n_members: Optional[int] = None) -> np.ndarray:
         """The class of highest mean probability."""
         return np.argmax(self.predict_proba(x, n_members), axis=1)
 
-    def accuracy(self, x, t, n_members=None):
+    def accuracy(self, x: np.ndarray, t: np.ndarray, n_members: Optional[int] = None) -> float:
         """Share of rows the ensemble classifies correctly (t: indices or one-hot)."""
         t = np.asarray(t)
         t = t if t.ndim == 1 else t.argmax(axis=1)
         return float(np.mean(self.predict(x, n_members) == t)) if len(t) else 0.0
 
-    def member_accuracies(self, x, t):
+    def member_accuracies(self, x: np.ndarray, t: np.ndarray) -> List[float]:
         """Each member's own accuracy."""
         return [float(net.accuracy(x, t)) for net in self.networks]
 
@@ -89,8 +95,9 @@ class Ensemble:
         return len(self.networks)
 
 
-def bagging(make_network, make_optimizer, x, t, n_models, *, epochs, batch_size=32, seed=0,
-            bootstrap=True):
+def bagging(make_network: Callable[[int], Any], make_optimizer: Callable[[Any], Any], x: np.ndarray,
+            t: np.ndarray, n_models: int, *, epochs: int, batch_size: int = 32, seed: Any = 0,
+            bootstrap: bool = True) -> "Ensemble":
     """Train *n_models* networks, each on its own bootstrap resample; return an :class:`Ensemble`.
 
     Parameters

@@ -11,6 +11,8 @@ instead of one per FlatParams buffer.
 """
 from collections.abc import Mapping
 
+from typing import Any, Callable, Dict, List, Sequence, Union
+
 import numpy as np
 
 from ._names import name_pairs
@@ -18,7 +20,7 @@ from ._names import name_pairs
 __all__ = ["copy_parameters", "freeze", "frozen_names"]
 
 
-def frozen_names(params, frozen):
+def frozen_names(params: Mapping[str, np.ndarray], frozen: Union[str, Sequence[str], Callable[[str], bool]]) -> List[str]:
     """Names of *params* that *frozen* selects (see :func:`freeze`), in parameter order."""
     if callable(frozen):
         return [name for name in params if frozen(name)]
@@ -33,7 +35,8 @@ def frozen_names(params, frozen):
     return [name for name in params if any(name == sel or name.startswith(sel) for sel in selectors)]
 
 
-def freeze(params, frozen, **group_options):
+def freeze(params: Mapping[str, np.ndarray], frozen: Union[str, Sequence[str], Callable[[str], bool]],
+           **group_options: Any) -> List[Dict[str, Any]]:
     """Param groups for an optimizer with the *frozen* parameters in a frozen group.
 
     Parameters
@@ -72,7 +75,8 @@ def freeze(params, frozen, **group_options):
     return groups
 
 
-def copy_parameters(source, target, names=None):
+def copy_parameters(source: Mapping[str, np.ndarray], target: Mapping[str, np.ndarray],
+                    names: Any = None) -> List[str]:
     """Copy parameters from one model into another, in place (e.g. a pretrained body).
 
     Parameters

@@ -17,6 +17,8 @@ prune-retrain loop). Two pieces:
 """
 from collections.abc import Mapping
 
+from typing import Any, Dict, List, Optional, Sequence, cast
+
 import numpy as np
 
 from .._validate import check_choice, check_float
@@ -58,7 +60,9 @@ def _check_masks(params, masks, what="masks"):
     return out
 
 
-def magnitude_masks(params, fraction, *, scope="global", names=None, masks=None):
+def magnitude_masks(params: Mapping[str, np.ndarray], fraction: float, *, scope: str = "global",
+                    names: Optional[Sequence[str]] = None,
+                    masks: Optional[Mapping[str, np.ndarray]] = None) -> Dict[str, np.ndarray]:
     r"""Keep-masks that prune the *fraction* of weights of smallest magnitude.
 
     For the chosen parameters :math:`W_k`, the pruned set is the
@@ -125,7 +129,7 @@ def _keep(score, fraction):
     return keep
 
 
-def sparsity(masks):
+def sparsity(masks: Mapping[str, np.ndarray]) -> float:
     """Share of pruned entries over all *masks* (keep-masks, True = kept)."""
     total = sum(np.size(m) for m in masks.values())
     kept = sum(int(np.count_nonzero(m)) for m in masks.values())
@@ -164,16 +168,16 @@ class Pruner:
     >>> pruner.set_masks(magnitude_masks(net.params, 0.95, masks=pruner.masks()))
     """
 
-    def __init__(self, params, masks=None):
+    def __init__(self, params: Any, masks: Optional[Mapping[str, np.ndarray]] = None) -> None:
         if not isinstance(params, Mapping):
             raise TypeError(f"params must be a FlatParams or a mapping of arrays, got "
                             f"{type(params).__name__}")
-        self.params = params
+        self.params: Any = cast(Any, params)      # a FlatParams or a mapping of arrays
         self._flat = isinstance(params, FlatParams)
         if self._flat:
-            self._buffers = {dt: np.ones(buf.size, dtype=dt) for dt, buf in params.buffers.items()}
+            self._buffers = {dt: np.ones(buf.size, dtype=dt) for dt, buf in self.params.buffers.items()}
             self._views = {}
-            for dt, entries in params.layout.items():
+            for dt, entries in self.params.layout.items():
                 for name, offset, size, shape in entries:
                     self._views[name] = self._buffers[dt][offset:offset + size].reshape(shape)
         else:
@@ -181,10 +185,10 @@ class Pruner:
                 if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
                     raise TypeError(f"params[{name!r}] must be a float ndarray")
             self._views = {}
-        self._names = []
+        self._names: List[str] = []
         self.set_masks({} if masks is None else masks)
 
-    def set_masks(self, masks):
+    def set_masks(self, masks: Mapping[str, np.ndarray]) -> "Pruner":
         """Replace the masks (parameters left out become unmasked). Does not apply them."""
         masks = _check_masks(self.params, masks)
         if self._flat:
@@ -197,15 +201,15 @@ class Pruner:
         self._names = list(masks)
         return self
 
-    def masks(self):
+    def masks(self) -> Dict[str, np.ndarray]:
         """Copies of the keep-masks, ``{name: bool ndarray}`` (True = kept)."""
         return {name: self._views[name] != 0 for name in self._names}
 
-    def sparsity(self):
+    def sparsity(self) -> float:
         """Share of pruned entries among the masked parameters."""
         return sparsity(self.masks())
 
-    def apply(self):
+    def apply(self) -> None:
         """Zero the pruned entries in place: ``θ ← θ ⊙ m`` (one multiply per buffer)."""
         if self._flat:
             for dt, buf in self.params.buffers.items():
@@ -215,7 +219,7 @@ class Pruner:
                 arr = self.params[name]
                 np.multiply(arr, self._views[name], out=arr)
 
-    def attach(self, optimizer):
+    def attach(self, optimizer: Any) -> Any:
         """Re-apply the masks after every ``optimizer.step()``; also apply them now.
 
         Parameters

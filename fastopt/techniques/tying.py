@@ -12,6 +12,8 @@ should have similar weights, so their difference is penalised,
 which adds the tied layer's gradient to the owner's after the backward pass,
 so the shared parameter is stored, counted and updated once.
 """
+from typing import Any, Mapping, MutableMapping, Optional
+
 import numpy as np
 
 from .._validate import check_float
@@ -57,12 +59,13 @@ class L2Tie:
     >>> opt_a.step(); opt_b.step()
     """
 
-    def __init__(self, params_a, params_b, lam, names=None):
+    def __init__(self, params_a: Mapping[str, np.ndarray], params_b: Mapping[str, np.ndarray],
+                 lam: float, names: Any = None) -> None:
         self.lam = check_float("lam", lam, low=0.0)
         self.params_a, self.params_b = params_a, params_b
         self.pairs = _pairs(params_a, params_b, names)
 
-    def penalty(self):
+    def penalty(self) -> float:
         """Ω = ½λ Σ‖A − B‖² (a float)."""
         total = 0.0
         for a, b in self.pairs:
@@ -70,7 +73,8 @@ class L2Tie:
             total += float(np.dot(diff.reshape(-1), diff.reshape(-1)))
         return 0.5 * self.lam * total
 
-    def add_gradients(self, grads_a=None, grads_b=None):
+    def add_gradients(self, grads_a: Optional[MutableMapping[str, np.ndarray]] = None,
+                      grads_b: Optional[MutableMapping[str, np.ndarray]] = None) -> float:
         """Add ∂Ω/∂A = λ(A − B) to *grads_a* and ∂Ω/∂B = −λ(A − B) to *grads_b* (in place).
 
         Either may be None (e.g. to pull only model *a* towards a fixed *b*).
@@ -88,14 +92,16 @@ class L2Tie:
                 grads_b[b] -= diff
         return 0.5 * self.lam * total
 
-    def distance(self):
+    def distance(self) -> float:
         """√Σ‖A − B‖² over the tied parameters (a float)."""
         return float(np.sqrt(sum(
             float(np.sum((np.asarray(self.params_a[a], np.float64) - self.params_b[b]) ** 2))
             for a, b in self.pairs)))
 
 
-def l2_tie(params_a, params_b, lam, names=None, grads_a=None, grads_b=None):
+def l2_tie(params_a: Mapping[str, np.ndarray], params_b: Mapping[str, np.ndarray], lam: float,
+           names: Any = None, grads_a: Optional[MutableMapping[str, np.ndarray]] = None,
+           grads_b: Optional[MutableMapping[str, np.ndarray]] = None) -> float:
     r"""Ω = ½λ Σ‖A − B‖² and, if grads are given, add its gradients to them in place.
 
     One-shot form of :class:`L2Tie`: ``grads_a[a] += λ(A − B)``,
