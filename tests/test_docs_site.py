@@ -183,9 +183,15 @@ def test_docs_build_without_warnings(tmp_path):
         pytest.skip(".ci/run builds the docs in a step of its own")
     for module in ("sphinx", "numpydoc", "myst_parser"):
         pytest.importorskip(module, reason='the docs extra: pip install -e ".[docs]"')
+    import shutil
+
+    # a copy of docs/, so a build running in the checkout at the same time is not disturbed
+    src = tmp_path / "docs"
+    shutil.copytree(DOCS, src, ignore=shutil.ignore_patterns("_build", "generated"))
+    env = dict(os.environ, FASTOPT_DOCS_ROOT=str(ROOT))
     proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-E", "-q",
-                           "-b", "html", str(DOCS), str(tmp_path / "html")],
-                          capture_output=True, text=True, timeout=600)
+                           "-b", "html", str(src), str(tmp_path / "html")],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-6000:]
     offline = _load("check_offline_build", DOCS / "check_offline.py")
     assert offline.problems(str(tmp_path / "html")) == []

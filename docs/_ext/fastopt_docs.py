@@ -7,7 +7,8 @@ When the configuration is read it fills ``docs/generated/`` (git-ignored) with
 * ``gallery.rst`` -- every experiment of ``fastopt run``, its description and figure;
 * ``benchmarks.rst`` -- the ``fastopt bench`` JSON results: history table and chart,
   and the newest run's full table with its chart;
-* ``cli.rst``     -- the ``--help`` of ``fastopt`` and of each subcommand.
+* ``cli.rst``     -- the ``--help`` of ``fastopt`` and of each subcommand;
+* ``changelog.md`` -- CHANGELOG.md.
 
 Nothing is fetched and nothing is loaded from a CDN: the pages render offline.
 """
@@ -22,7 +23,9 @@ import re
 import shutil
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # docs/
-ROOT = os.path.dirname(HERE)
+# the checkout whose README, CHANGELOG and benchmarks the pages show (a copy of docs/
+# built elsewhere, as the tests do, names it in FASTOPT_DOCS_ROOT)
+ROOT = os.environ.get("FASTOPT_DOCS_ROOT") or os.path.dirname(HERE)
 GEN = os.path.join(HERE, "generated")
 
 #: the public modules of the API reference, in the order of the index
@@ -348,9 +351,15 @@ def write_cli():
     _write(os.path.join(GEN, "cli.rst"), "\n".join(lines) + "\n")
 
 
+def write_changelog():
+    with open(os.path.join(ROOT, "CHANGELOG.md"), encoding="utf-8") as fh:
+        _write(os.path.join(GEN, "changelog.md"), fh.read())
+
+
 def generate(app=None):
     shutil.rmtree(GEN, ignore_errors=True)     # no stale pages of names that went away
     os.makedirs(GEN, exist_ok=True)
+    write_changelog()
     write_guide()
     write_api()
     write_gallery()
