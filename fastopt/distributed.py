@@ -98,9 +98,8 @@ class _Watchdog:
         self._thread.start()
 
     def _run(self):
-        period = min(1.0, self.timeout / 4)
         while True:
-            time.sleep(period)
+            time.sleep(min(1.0, self.timeout / 4))
             since = self.since
             if since is not None and time.monotonic() - since > self.timeout:
                 sys.stderr.write(
@@ -147,10 +146,21 @@ class Context:
         self.MPI = MPI
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
-        self.reduction, self.timeout = reduction, float(timeout)
-        self.watchdog = _Watchdog(self.rank, self.timeout)
+        self.reduction = reduction
+        self.watchdog = _Watchdog(self.rank, float(timeout))
         self.comm_seconds, self.step = 0.0, 0
         self._gather = {}
+
+    @property
+    def timeout(self):
+        """Seconds a collective may wait before the watchdog ends the process (settable)."""
+        return self.watchdog.timeout
+
+    @timeout.setter
+    def timeout(self, seconds):
+        if not (seconds > 0):
+            raise ValueError(f"timeout must be > 0 seconds, got {seconds!r}")
+        self.watchdog.timeout = float(seconds)
 
     def __repr__(self):
         return (f"Context(rank {self.rank} of {self.size}, reduction={self.reduction!r}, "

@@ -211,9 +211,10 @@ def test_configuration_errors_on_every_rank(scenario, n, tmp_path):
 @needs_mpi
 def test_a_hung_rank_ends_the_run_within_the_timeout(tmp_path):
     start = time.monotonic()
-    proc = launch(2, "hang", timeout=60, env={"FASTOPT_MPI_TIMEOUT": "2"})
+    proc = launch(2, "hang", timeout=60)
     assert proc.returncode != 0 and time.monotonic() - start < 40
-    assert "no reply from the other ranks for 2 s" in proc.stderr and "a rank died or hangs" in proc.stderr
+    assert "rank 0: no reply from the other ranks for 2 s in the reduction of step 3" in proc.stderr
+    assert "a rank died or hangs" in proc.stderr
 
 
 @needs_mpi
@@ -221,7 +222,7 @@ def test_a_hung_rank_ends_the_run_within_the_timeout(tmp_path):
 @heavy
 def test_a_dead_rank_ends_the_run(tmp_path):
     start = time.monotonic()
-    proc = launch(2, "die", timeout=60, env={"FASTOPT_MPI_TIMEOUT": "5"})
+    proc = launch(2, "die", timeout=60)
     assert proc.returncode != 0 and time.monotonic() - start < 40
 
 
@@ -252,6 +253,7 @@ def worker(scenario, *args):
         make_trainer("plain", n=2, distributed=True, context=ctx)
     elif scenario in ("hang", "die"):
         trainer = make_trainer("plain", distributed=True, context=ctx, epochs=50)
+        ctx.timeout = 2.0  # after the start-up (ranks may start seconds apart)
         step = trainer.train_step
 
         def faulty(x, t):
