@@ -49,6 +49,7 @@ import zlib
 
 import numpy as np
 
+from .nn.batchnorm import BatchNorm
 from .optim.flat import FlatParams
 from .optim.optimizer import Optimizer
 from .train import Trainer
@@ -397,7 +398,6 @@ def prepare_network(network, context, *, sync_batchnorm=False):
     of the global batch: one collective per BN layer forward, one backward).
     Returns *network*.
     """
-    from .nn.batchnorm import BatchNorm
     from .nn.dropout import Dropout, _seed64
 
     for layer in list(_layer_list(network)):
@@ -439,106 +439,101 @@ def _replace_layer(network, old, new):
                     container[i] = new
 
 
-def _sync_bn_class():
-    from .nn.batchnorm import BatchNorm
+class SyncBatchNorm(BatchNorm):
+    """Batch norm over the global batch (all ranks' shards), like torch's SyncBatchNorm.
 
-    class SyncBatchNorm(BatchNorm):
-        """Batch norm over the global batch (all ranks' shards), like torch's SyncBatchNorm.
+    Forward (training): every rank sends (count, mean, M2) of its shard
+    (float64), and all combine them in rank order (Chan's pairwise formula),
+    so all ranks hold the same statistics bit for bit. Backward: the
+    rank-weighted sums Σdout and Σdout·x̂ are exchanged the same way. The
+    layer's own dγ, dβ are this rank's share; the gradient average of
+    :class:`DistributedOptimizer` (weights n_rank/N) completes them.
+    Evaluation mode is the plain layer's. Runs in NumPy (not fused).
+    """
 
-        Forward (training): every rank sends (count, mean, M2) of its shard
-        (float64), and all combine them in rank order (Chan's pairwise formula),
-        so all ranks hold the same statistics bit for bit. Backward: the
-        rank-weighted sums Σdout and Σdout·x̂ are exchanged the same way. The
-        layer's own dγ, dβ are this rank's share; the gradient average of
-        :class:`DistributedOptimizer` (weights n_rank/N) completes them.
-        Evaluation mode is the plain layer's. Runs in NumPy (not fused).
-        """
+    context = None
 
-        context = None
+    @classmethod
+    def convert(cls, bn, context):
+        new = cls.__new__(cls)
+        new.__dict__.update(bn.__dict__)
+        new.context = context
+        return new
 
-        @classmethod
-        def convert(cls, bn, context):
-            new = cls.__new__(cls)
-            new.__dict__.update(bn.__dict__)
-            new.context = context
-            return new
+    def _axes(self, view):
+        return ((0,), (slice(None),)) if view.ndim == 2 else ((0, 2), (slice(None), None))
 
-        def _axes(self, view):
-            return ((0,), (slice(None),)) if view.ndim == 2 else ((0, 2), (slice(None), None))
-
-        def forward(self, x, train=True):
-            if not train:
-                return super().forward(x, train)
-            view = self._layout(x) if x.shape[0] else None
-            d = self.gamma.shape[0]
-            if view is None:  # an empty shard still takes part in the exchange
-                count, mean_l, m2_l = 0, np.zeros(d), np.zeros(d)
-            else:
-                axes, b = self._axes(view)
-                v = view.astype(np.float64, copy=False)
-                count = view.shape[0] * (view.shape[2] if view.ndim == 3 else 1)
-                mean_l = v.mean(axis=axes)
-                m2_l = np.sum((v - mean_l[b]) ** 2, axis=axes)
-            rows = self.context.allgather_rows(np.concatenate(([count], mean_l, m2_l)),
-                                               "a SyncBatchNorm forward")
-            n, mean, m2 = 0.0, np.zeros(d), np.zeros(d)
-            for row in rows:  # rank order: the same bits on every rank
-                nb = row[0]
-                if nb == 0:
-                    continue
-                total = n + nb
-                delta = row[1:1 + d] - mean
-                mean = mean + delta * (nb / total)
-                m2 = m2 + row[1 + d:] + delta * delta * (n * nb / total)
-                n = total
-            if n == 0:
-                raise ValueError("SyncBatchNorm needs a non-empty global batch in training mode")
-            var = m2 / n
-            inv_std = 1.0 / np.sqrt(var + self.eps)
-            self._update_running(mean, var, int(n))
-            if view is None:
-                self._cache = ("empty", int(n))
-                return np.empty(x.shape, x.dtype)
+    def forward(self, x, train=True):
+        if not train:
+            return super().forward(x, train)
+        view = self._layout(x) if x.shape[0] else None
+        d = self.gamma.shape[0]
+        if view is None:  # an empty shard still takes part in the exchange
+            count, mean_l, m2_l = 0, np.zeros(d), np.zeros(d)
+        else:
             axes, b = self._axes(view)
-            xhat = (v - mean[b]) * inv_std[b]
-            out = self.gamma.astype(np.float64)[b] * xhat + self.beta.astype(np.float64)[b]
-            self._cache = (xhat, inv_std, x.shape, count, n)
-            return out.astype(view.dtype).reshape(x.shape)
+            v = view.astype(np.float64, copy=False)
+            count = view.shape[0] * (view.shape[2] if view.ndim == 3 else 1)
+            mean_l = v.mean(axis=axes)
+            m2_l = np.sum((v - mean_l[b]) ** 2, axis=axes)
+        rows = self.context.allgather_rows(np.concatenate(([count], mean_l, m2_l)),
+                                           "a SyncBatchNorm forward")
+        n, mean, m2 = 0.0, np.zeros(d), np.zeros(d)
+        for row in rows:  # rank order: the same bits on every rank
+            nb = row[0]
+            if nb == 0:
+                continue
+            total = n + nb
+            delta = row[1:1 + d] - mean
+            mean = mean + delta * (nb / total)
+            m2 = m2 + row[1 + d:] + delta * delta * (n * nb / total)
+            n = total
+        if n == 0:
+            raise ValueError("SyncBatchNorm needs a non-empty global batch in training mode")
+        var = m2 / n
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        self._update_running(mean, var, int(n))
+        if view is None:
+            self._cache = ("empty", int(n))
+            return np.empty(x.shape, x.dtype)
+        axes, b = self._axes(view)
+        xhat = (v - mean[b]) * inv_std[b]
+        out = self.gamma.astype(np.float64)[b] * xhat + self.beta.astype(np.float64)[b]
+        self._cache = (xhat, inv_std, x.shape, count, n)
+        return out.astype(view.dtype).reshape(x.shape)
 
-        def backward(self, dout):
-            if self._cache is None:
-                self._need_forward("the normalised input")
-            d_ = self.gamma.shape[0]
-            if isinstance(self._cache[0], str):
-                if self._cache[0] == "eval":
-                    return super().backward(dout)
-                # an empty shard still takes part in the exchange
-                self.context.ordered_total(np.zeros(2 * d_), "a SyncBatchNorm backward")
-                self.dgamma[...] = 0
-                self.dbeta[...] = 0
-                return np.empty(dout.shape, dout.dtype)
-            xhat, inv_std, shape, count, n = self._cache
-            if dout.shape != shape:
-                raise ValueError(f"dout has shape {dout.shape}, the forward output had {shape}")
-            axes, b = self._axes(xhat)
-            dd = np.asarray(dout, dtype=np.float64).reshape(xhat.shape)
-            s1 = dd.sum(axis=axes)
-            s2 = np.sum(dd * xhat, axis=axes)
-            self.dbeta[...] = s1
-            self.dgamma[...] = s2
-            w = count / n
-            tot = self.context.ordered_total(np.concatenate((w * s1, w * s2)), "a SyncBatchNorm backward")
-            S1, S2 = tot[:d_], tot[d_:]
-            dx = (self.gamma.astype(np.float64) * inv_std)[b] * (dd - (S1[b] + xhat * S2[b]) / count)
-            return dx.astype(dout.dtype).reshape(shape)
+    def backward(self, dout):
+        if self._cache is None:
+            self._need_forward("the normalised input")
+        d_ = self.gamma.shape[0]
+        if isinstance(self._cache[0], str):
+            if self._cache[0] == "eval":
+                return super().backward(dout)
+            # an empty shard still takes part in the exchange
+            self.context.ordered_total(np.zeros(2 * d_), "a SyncBatchNorm backward")
+            self.dgamma[...] = 0
+            self.dbeta[...] = 0
+            return np.empty(dout.shape, dout.dtype)
+        xhat, inv_std, shape, count, n = self._cache
+        if dout.shape != shape:
+            raise ValueError(f"dout has shape {dout.shape}, the forward output had {shape}")
+        axes, b = self._axes(xhat)
+        dd = np.asarray(dout, dtype=np.float64).reshape(xhat.shape)
+        s1 = dd.sum(axis=axes)
+        s2 = np.sum(dd * xhat, axis=axes)
+        self.dbeta[...] = s1
+        self.dgamma[...] = s2
+        w = count / n
+        tot = self.context.ordered_total(np.concatenate((w * s1, w * s2)), "a SyncBatchNorm backward")
+        S1, S2 = tot[:d_], tot[d_:]
+        dx = (self.gamma.astype(np.float64) * inv_std)[b] * (dd - (S1[b] + xhat * S2[b]) / count)
+        return dx.astype(dout.dtype).reshape(shape)
 
-        def __repr__(self):
-            return "Sync" + super().__repr__()
-
-    return SyncBatchNorm
+    def __repr__(self):
+        return "Sync" + super().__repr__()
 
 
-SyncBatchNorm = _sync_bn_class()
+
 
 
 # -------------------------------------------------------------------- optimizer wrapper
