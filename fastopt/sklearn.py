@@ -62,6 +62,7 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, gen_batches
+    from sklearn.utils._available_if import available_if
     from sklearn.utils._param_validation import Interval, Options, StrOptions
     from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
@@ -823,6 +824,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y = self._label_binarizer.transform(y).astype(bool)
         return X, y
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y), keeping the optimizer's state between calls.
 
@@ -945,6 +947,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             raise ValueError("loss='poisson' needs non-negative targets y")
         return X, y
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), keeping the optimizer's state between calls."""
         self._check_params()

@@ -158,6 +158,7 @@ def test_lbfgs_and_bad_settings_raise_clearly():
     X, y = _small_classification()
     with pytest.raises(ValueError, match="lbfgs.*'adam' or 'sgd'"):
         MLPClassifier(solver="lbfgs").fit(X, y)
+    assert not hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")  # as scikit-learn's
     with pytest.raises(ValueError, match="dtype"):
         MLPClassifier(dtype=np.int32).fit(X, y)
     with pytest.raises(ValueError, match="optimizer"):
