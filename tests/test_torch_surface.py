@@ -229,7 +229,7 @@ def test_scheduler_matches_torch(name, kw):
 
 
 @torch_only
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step()`:UserWarning")
+@pytest.mark.filterwarnings("ignore:Detected call of:UserWarning")
 def test_sequential_and_chained_schedulers_match_torch():
     import torch
     ours, theirs, p, tensors = _pair()
