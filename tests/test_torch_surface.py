@@ -138,6 +138,8 @@ def test_step_closure_returns_loss_flat_and_tuple():
         opt2.step(lambda: 1.0)
     with pytest.raises(TypeError, match="closure"):
         opt2.step(None, closure=3)
+    with pytest.raises(TypeError, match="not both"):
+        opt2.step([np.ones(1)], closure=lambda: 1.0)
 
 
 # ---------------------------------------------------------------------- reprs

@@ -140,6 +140,9 @@ class TorchOptimizerAPI:
         """``step(closure)``: call the closure, step on its gradients, return its loss."""
         if closure is None:
             closure, grads = grads, None
+        elif grads is not None:
+            raise TypeError("step takes gradients or a closure, not both (the closure "
+                            "returns (loss, grads) to pass gradients)")
         if not callable(closure):
             raise TypeError(f"closure must be callable, got {type(closure).__name__}")
         result = closure()
