@@ -356,7 +356,7 @@ def test_gradient_aliasing_its_parameter_gives_the_same_bits_on_every_backend(na
 def test_gradient_aliasing_optimizer_state_is_copied_too():
     p, q = {"w": np.linspace(-1, 1, 7)}, {"w": np.linspace(-1, 1, 7)}
     a, b = fo.optim.Adam(p, lr=0.1), fo.optim.Adam(q, lr=0.1)
-    for opt, arr in ((a, p), (b, q)):
+    for opt in (a, b):
         opt.step({"w": np.full(7, 0.5)})
     a.step({"w": a.state_view("w", "m")})
     b.step({"w": b.state_view("w", "m").copy()})

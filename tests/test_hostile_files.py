@@ -7,6 +7,7 @@ traced peak allocation (:mod:`tracemalloc`, which sees NumPy's buffers) stays
 far below what the bomb declares.
 """
 import gzip
+import io
 import json
 import os
 import signal
@@ -47,8 +48,6 @@ def deflate_repeated(prefix, chunk, count, *, raw=True):
 
 
 def npy_header(dtype, shape):
-    import io
-
     buf = io.BytesIO()
     np.lib.format.write_array_header_1_0(
         buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
@@ -81,8 +80,6 @@ def meta_of(members):
 
 
 def _npy_payload(raw):
-    import io
-
     fh = io.BytesIO(raw)
     np.lib.format.read_magic(fh)
     np.lib.format.read_array_header_1_0(fh)
@@ -446,9 +443,6 @@ def _edit_zip(data, record, field, value):
 
 def _shape_bomb(data, index, shape):
     """Declare *shape* for one array in the metadata and its header, data left short."""
-    import io
-
-    members = {}
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
     meta = meta_of(members)
