@@ -56,7 +56,7 @@ def _check_train_args(args):
     check("--epochs", args.epochs, lambda v: v >= 1, "an integer >= 1")
     check("--batch-size", args.batch_size, lambda v: v >= 1, "an integer >= 1")
     check("--seed", args.seed, lambda v: v >= 0, "an integer >= 0")
-    check("--lr", args.lr, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+    check("--lr", args.lr, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
     check("--weight-decay", args.weight_decay, lambda v: math.isfinite(v) and v >= 0,
           "a finite number >= 0")
     check("--dropout", args.dropout, lambda v: 0 <= v < 1, "a ratio in [0, 1)")
