@@ -178,7 +178,7 @@ def _book_net(dtype, fuse, dropout=True, **kw):
                                    dropout_ration=0.3, seed=1, dtype=dtype, dropout_seed=3,
                                    weight_decay_lambda=0.01, **kw)
     if not fuse:
-        net.stages = list(net.layers)
+        net.stages = list(net.layers.values())
     return net
 
 

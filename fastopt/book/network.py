@@ -8,12 +8,31 @@ buffer and ``gradient`` allocates no gradient arrays. Weights are drawn with
 ``np.random.randn`` like the book (so ``np.random.seed`` reproduces the book's
 networks) unless a ``seed`` is given.
 """
+from collections import OrderedDict
+
 import numpy as np
 
 from .. import nn
+from .._validate import check_float
 from ..nn.gradcheck import numerical_gradient as _numerical_gradient
 
 _ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+
+
+def _weights(sizes, weight_init_std, seed, dtype):
+    """Every weight matrix, drawn before anything else in the book's order (W1, W2, ...).
+
+    The book's ``__init_weight`` draws all weights first, so ``np.random.seed(s)``
+    gives the book's weights only if nothing else (a dropout seed, say) is
+    drawn from ``np.random`` between them.
+    """
+    rng = None if seed is None else np.random.default_rng(seed)
+    weights = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        std = nn.init.book_std(weight_init_std, n_in)
+        noise = np.random.randn(n_in, n_out) if rng is None else rng.standard_normal((n_in, n_out))
+        weights.append((std * noise).astype(dtype or np.float64, copy=False))
+    return weights
 
 
 def _layers(input_size, hidden_size_list, output_size, activation, weight_init_std, seed, dtype,
@@ -22,14 +41,12 @@ def _layers(input_size, hidden_size_list, output_size, activation, weight_init_s
     if key not in _ACTIVATIONS:
         raise ValueError(f"activation must be 'relu' or 'sigmoid' (the book's two), got {activation!r}")
     sizes = [input_size, *hidden_size_list, output_size]
-    rng = None if seed is None else np.random.default_rng(seed)
+    weights = _weights(sizes, weight_init_std, seed, dtype)
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), start=1):
-        std = nn.init.book_std(weight_init_std, n_in)
-        noise = np.random.randn(n_in, n_out) if rng is None else rng.standard_normal((n_in, n_out))
-        W = (std * noise).astype(dtype or np.float64, copy=False)
+    for i, W in enumerate(weights, start=1):
+        n_out = W.shape[1]
         layers.append((f"Affine{i}", nn.Affine(W, np.zeros(n_out, W.dtype))))
-        if i < len(sizes) - 1:
+        if i < len(weights):
             if make_extra is not None:
                 layers.extend(make_extra(i, n_out, W.dtype, "pre"))
             layers.append((f"Activation_function{i}", _ACTIVATIONS[key]()))
@@ -65,11 +82,14 @@ class MultiLayerNet(nn.Sequential):
         self.input_size, self.output_size = input_size, output_size
         self.hidden_size_list = list(hidden_size_list)
         self.hidden_layer_num = len(self.hidden_size_list)
-        self.weight_decay_lambda = weight_decay_lambda
+        self.weight_decay_lambda = check_float("weight_decay_lambda", weight_decay_lambda, low=0.0)
         layers = _layers(input_size, self.hidden_size_list, output_size, activation,
                          weight_init_std, seed, dtype, self._extra_layers)
         super().__init__(layers, nn.SoftmaxWithLoss(), param_names=_book_names)
         self.weight_names = [f"W{i}" for i in range(1, self.hidden_layer_num + 2)]
+        #: the book's attributes: layers by name in order, and the loss layer
+        self.layers = OrderedDict(zip(self.layer_names, self._layer_list))
+        self.last_layer = self.loss_layer
 
     _extra_layers = None
 
@@ -95,8 +115,8 @@ class MultiLayerNet(nn.Sequential):
 
     @property
     def layer_dict(self):
-        """Layers by the book's names (``Affine1``, ``Activation_function1``, ...)."""
-        return dict(zip(self.layer_names, self.layers))
+        """Layers by the book's names (``Affine1``, ``Activation_function1``, ...): :attr:`layers`."""
+        return self.layers
 
 
 class MultiLayerNetExtend(MultiLayerNet):
@@ -127,9 +147,9 @@ class MultiLayerNetExtend(MultiLayerNet):
         if where == "pre" and self.use_batchnorm:
             return [(f"BatchNorm{i}", nn.BatchNorm(np.ones(width, dtype), np.zeros(width, dtype)))]
         if where == "post" and self.use_dropout:
+            if self._dropout_seed is None:  # drawn once, after every weight (as in the book)
+                self._dropout_seed = int(np.random.randint(0, 2**31))
             seed = self._dropout_seed
-            if seed is None:
-                seed = int(np.random.randint(0, 2**31))
             return [(f"Dropout{i}", nn.Dropout(self.dropout_ration, seed=(seed, i)))]
         return []
 

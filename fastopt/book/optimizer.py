@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from .. import optim
+from ..optim.flat import FlatParams
 
 
 class _BookOptimizer:
@@ -38,16 +39,23 @@ class _BookOptimizer:
         with other names or shapes gets state of its own. Returns the general
         :mod:`fastopt.optim` optimizer doing the work.
         """
-        arrays = self._arrays(params)
-        key = tuple((name, id(a)) for name, a in arrays.items())
+        flat = isinstance(params, FlatParams)
+        if flat:  # a fastopt network's params: one kernel call per dtype buffer
+            arrays, key = params, id(params)
+        else:
+            arrays = self._arrays(params)
+            key = tuple((name, id(a)) for name, a in arrays.items())
         optimizer = self._optimizers.get(key)
         if optimizer is None:
             optimizer = next((o for o in set(self._optimizers.values())
-                              if _same_layout(o.params(), arrays)), None)
+                              if _is_flat(o) == flat and _same_layout(o.params(), arrays)), None)
             if optimizer is None:
                 optimizer = self._make(arrays)
             else:
-                optimizer._rebind(arrays)
+                if flat:
+                    optimizer._rebind_flat(params)
+                else:
+                    optimizer._rebind(arrays)
                 self._optimizers = {k: o for k, o in self._optimizers.items() if o is not optimizer}
             self._optimizers[key] = optimizer
         self.optimizer = optimizer
@@ -69,10 +77,13 @@ class _BookOptimizer:
 
     def update(self, params, grads):
         """Update every entry of *params* in place from *grads* (same keys)."""
-        self.bind(params)
-        group = self.optimizer.param_groups[0]
+        optimizer = self.bind(params)
+        group = optimizer.param_groups[0]
         for attr, key in self._group_keys.items():
             group[key] = getattr(self, attr)
+        if isinstance(params, FlatParams) and grads is params.grads:
+            optimizer.step(grads)  # the network's own gradient buffer: used as it is
+            return
         missing = [k for k in params if k not in grads]
         if missing:
             raise ValueError(f"grads has no entry for parameter {missing[0]!r}")
@@ -85,6 +96,11 @@ class _BookOptimizer:
         if self.optimizer is None:
             return None
         return {name: self.optimizer.state_view(name, key) for name in self.optimizer.param_names()}
+
+
+def _is_flat(optimizer):
+    """Whether *optimizer* updates a FlatParams' buffers (not separate arrays)."""
+    return any(slot.flat is not None for slots in optimizer._slots for slot in slots)
 
 
 def _same_layout(old, new):

@@ -15,7 +15,7 @@ from .. import _backend
 from ..reference.batchnorm import batchnorm_work_size
 from .batchnorm import BatchNorm
 from .dropout import Dropout
-from .layers import Affine, ReLU
+from .layers import Affine, ReLU, as_weight_dtype
 
 _ZERO = np.uint64(0)
 
@@ -67,10 +67,9 @@ class FusedHidden:
 
     def forward(self, x, train=True):
         W = self.affine.W
-        x2 = x.reshape(x.shape[0], -1) if x.ndim else x
+        x2 = as_weight_dtype(x.reshape(x.shape[0], -1), W) if x.ndim else x
         if not (train and x.ndim >= 2 and x2.shape[1] == W.shape[0] and x.shape[0] > 0
-                and (x2.dtype == W.dtype or np.result_type(x2, W) == W.dtype)
-                and W.dtype == self.batchnorm.gamma.dtype):
+                and x2.dtype == W.dtype and W.dtype == self.batchnorm.gamma.dtype):
             self._fused = False
             for layer in self.layers:
                 x = layer.forward(x, train)

@@ -45,6 +45,21 @@ class Layer:
         return f"{type(self).__name__}()"
 
 
+def as_weight_dtype(x, W):
+    """*x* cast to the weights' dtype where NumPy would promote it to that dtype anyway.
+
+    A float32 (or integer) batch meeting float64 weights, as the book's float32
+    loader meets its float64 ``randn`` weights: casting once (exact) lets the
+    forward product and the backward ``xᵀ·dout`` both run as float64 BLAS calls.
+    ``np.matmul`` on the mixed pair gives the same forward but computes the
+    transposed backward product outside the BLAS, in another summation order
+    than the book's ``np.dot`` (last-bit differences in dW).
+    """
+    if x.dtype != W.dtype and np.result_type(x.dtype, W.dtype) == W.dtype:
+        return x.astype(W.dtype)
+    return x
+
+
 class Affine(Layer):
     """``y = x·W + b``; N-D input is flattened to (N, -1) as in the book.
 
@@ -71,7 +86,7 @@ class Affine(Layer):
 
     def forward(self, x, train=True):
         self.original_x_shape = x.shape
-        x = x.reshape(x.shape[0], -1)
+        x = as_weight_dtype(x.reshape(x.shape[0], -1), self.W)
         if x.shape[1] != self.W.shape[0]:
             raise ValueError(f"Affine expects {self.W.shape[0]} input features, got {x.shape[1]} "
                              f"(input shape {self.original_x_shape})")
