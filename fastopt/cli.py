@@ -210,6 +210,7 @@ def build_parser():
                          "needs fastopt[mpi]); --batch-size is then per rank")
     tr.add_argument("--sync-batchnorm", action="store_true",
                     help="with --distributed: batch norm over the global batch, not per rank")
+    add_threads_option(tr)
     tr.set_defaults(run=_cmd_train)
     paths = sub.add_parser("paths", help="the book's optimizer paths on x^2/20 + y^2")
     paths.add_argument("--steps", type=int, default=30, help="updates per optimizer")
@@ -223,10 +224,31 @@ def build_parser():
     return parser
 
 
+def add_threads_option(parser):
+    """``--threads N|auto`` on a subcommand (applied by :func:`main` before it runs)."""
+    parser.add_argument("--threads", default="auto", metavar="N|auto",
+                        help="threads for the kernels and the BLAS (auto: one for small work, "
+                             "the idle cores for large work; see the README's Threads)")
+
+
+def _apply_threads(args):
+    from . import _threads
+
+    _threads.apply_environment()  # FASTOPT_NUM_THREADS: refused here with one line if bad
+    threads = getattr(args, "threads", "auto")
+    if args.command != "bench" and threads != "auto":
+        n = _threads.parse_thread_count(threads, "--threads")
+        if n != "auto":
+            if n > _threads.max_threads():
+                raise ValueError(f"--threads must be at most {_threads.max_threads()} here, got {n}")
+            _threads.set_num_threads(n)
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _apply_threads(args)
         return args.run(args)
     except (ValueError, TypeError, ImportError, OSError) as exc:
         print(f"fastopt {args.command}: error: {exc}", file=sys.stderr)

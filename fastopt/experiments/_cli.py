@@ -14,6 +14,9 @@ def register(subparsers):
     p.add_argument("--mnist-dir", help="folder with the four MNIST IDX files")
     p.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                    help="progress bars (auto: only on a terminal)")
+    from ..cli import add_threads_option
+
+    add_threads_option(p)
     p.set_defaults(run=_cmd_run)
 
 

@@ -8,6 +8,7 @@ model with one kernel call.
 """
 import numpy as np
 
+from .. import _threads
 from ..optim.flat import FlatParams
 from .batchnorm import BatchNorm
 from .dropout import Dropout
@@ -69,6 +70,8 @@ class Sequential:
         for layer, name, local in owners:
             layer.bind(local, self.params[name], self.grads[name])
         self.stages = stages(self._layer_list) if fuse else list(self._layer_list)
+        #: multiply-adds per input row of a forward pass (what the thread policy weighs)
+        self.macs_per_row = sum(layer.W.size for layer in self._layer_list if isinstance(layer, Affine))
         self.last_loss = None
 
     def buffers(self):
@@ -85,6 +88,7 @@ class Sequential:
 
     def predict(self, x, train=False):
         """The network's output before the loss layer."""
+        _threads.policy.threads_for((len(x) if getattr(x, "ndim", 1) else 1) * self.macs_per_row)
         for stage in self.stages:
             x = stage.forward(x, train)
         return x

@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from .. import _backend
+from .. import _backend, _threads
 from .._validate import check_bool, check_choice, check_float, check_optional_positive, check_param
 from ._slots import build_slots, split_groups
 from ._torch_api import TorchOptimizerAPI
@@ -186,6 +186,8 @@ class Optimizer(TorchOptimizerAPI):
                 continue
             for slot in self._slots[gi]:
                 work.append((gi, slot, _unaliased(slot.grad(grads), slot)))
+        # 128 units an element: 2**18 elements, where the kernels go parallel, is 2**25
+        _threads.policy.keep(128 * sum(g.size for _, _, g in work))
         backend = _backend.kernels()
         gscale = self._grad_scale(backend, work)
         if gscale is None:
