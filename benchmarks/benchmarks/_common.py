@@ -17,8 +17,14 @@ def class_name(case_id, suffix=""):
 
 def match_threads():
     """Give PyTorch (when imported) and the BLAS fastopt's thread count; returns an undo function."""
+    from fastopt import _threads
+
     n = fastopt.get_num_threads()
     undo = []
+    # a benchmark runs at the count it was started with, not the one the thread policy picks
+    before_fixed = _threads.policy.fixed
+    _threads.policy.fixed = n
+    undo.append(lambda: setattr(_threads.policy, "fixed", before_fixed))
     torch = sys.modules.get("torch")
     if torch is not None:
         before = torch.get_num_threads()

@@ -69,6 +69,10 @@ TRAIN_HIDDEN = (100,) * 5
 TRAIN_BATCH = 100
 TRAIN_DROPOUT = 0.2
 DROPOUT_P = 0.2
+#: The book scripts' work (optimizer_compare_mnist.py's loop): a float64 MultiLayerNet
+#: 784 -> 100 x 4 -> 10 drawn from np.random, float32 batches of 128 from the book's loader.
+BOOK_SCRIPT_HIDDEN = (100,) * 4
+BOOK_SCRIPT_BATCH = 128
 
 
 class Unavailable(NotImplementedError):
@@ -119,7 +123,7 @@ class Case:
     ----------
     id : str
         Unique name (``"adam"``, ``"batchnorm-fwd"``, ``"train-step"``).
-    family : {"optimizer", "batchnorm", "dropout", "train"}
+    family : {"optimizer", "batchnorm", "dropout", "train", "book-script"}
     title : str
         Human-readable description.
     kernels : tuple of str
@@ -234,7 +238,14 @@ CASES = (
          kernels=("batchnorm_forward_train", "batchnorm_backward", "relu_forward", "relu_backward",
                   "dropout_forward", "dropout_backward", "adam"),
          sizes=(Size(f"batch-{TRAIN_BATCH}", (), TRAIN_BATCH),),
-         peers=("book-numpy", "torch", "torch-fused")),
+         peers=("book-numpy", "torch", "torch-fused", "torch-compile", "jax")),
+    Case(id="book-script", family="book-script",
+         title="the book scripts' step: float64 784-100x4-10, float32 batch 128, book Adam: "
+               "gradient, update, loss",
+         kernels=("relu_forward", "relu_backward", "softmax_shift", "softmax_pick",
+                  "softmax_xent_backward", "adam"),
+         sizes=(Size(f"batch-{BOOK_SCRIPT_BATCH}", (), BOOK_SCRIPT_BATCH),),
+         peers=("book-numpy",)),
 )
 
 _BY_ID = {c.id: c for c in CASES}
@@ -497,5 +508,27 @@ def _fastopt_train(case, size, backend):
                  note="book.MultiLayerNetExtend.gradient + optim.Adam(net.params).step()")
 
 
+def book_script_batch(seed=0):
+    """(x, t): a float32 batch of BOOK_SCRIPT_BATCH inputs in [0, 1) and integer labels."""
+    rng = np.random.default_rng(seed)
+    return (rng.random((BOOK_SCRIPT_BATCH, 784), dtype=np.float32),
+            rng.integers(0, 10, BOOK_SCRIPT_BATCH))
+
+
+def _fastopt_book_script(case, size, backend):
+    from ..book import Adam, MultiLayerNet
+
+    net, opt = MultiLayerNet(784, list(BOOK_SCRIPT_HIDDEN), 10, seed=0), Adam()
+    x, t = book_script_batch()
+
+    def fn():
+        opt.update(net.params, net.gradient(x, t))
+        net.loss(x, t)
+
+    return Bench(case, size, backend, fn, backend=backend,
+                 note="fastopt.book: Adam().update(net.params, net.gradient(x, t)); net.loss(x, t)")
+
+
 _FASTOPT_BUILDERS = {"optimizer": _fastopt_optimizer, "batchnorm": _fastopt_batchnorm,
-                     "dropout": _fastopt_dropout, "train": _fastopt_train}
+                     "dropout": _fastopt_dropout, "train": _fastopt_train,
+                     "book-script": _fastopt_book_script}

@@ -1,4 +1,4 @@
-"""Peers of fastopt in the benchmarks: the book's NumPy code and PyTorch.
+"""Peers of fastopt in the benchmarks: the book's NumPy code, PyTorch and JAX.
 
 Implementations (``impl`` names, see :mod:`fastopt.bench.cases`):
 
@@ -24,6 +24,12 @@ Implementations (``impl`` names, see :mod:`fastopt.bench.cases`):
     autograd or module overhead.
 ``torch-inplace``
     ``F.dropout(x, p, training=True, inplace=True)``.
+``torch-compile``
+    Training step: ``torch.compile(net)`` (inductor; needs a C++ compiler) with the
+    fused Adam, compiled during the warm-up.
+``jax``
+    Training step: one ``jax.jit`` function doing the forward (batch norm, ReLU,
+    inverted dropout), ``jax.value_and_grad`` and Adam; where JAX is installed.
 
 PyTorch's thread count is the caller's business (``torch.set_num_threads``);
 the runner sets it with fastopt's.
@@ -32,6 +38,7 @@ import numpy as np
 
 from . import book_numpy
 from .cases import (
+    BOOK_SCRIPT_HIDDEN,
     DROPOUT_P,
     SIZE_BOOK_NET,
     TRAIN_DROPOUT,
@@ -40,6 +47,7 @@ from .cases import (
     Unavailable,
     batchnorm_arrays,
     book_net_arrays,
+    book_script_batch,
     random_array,
     train_batch,
 )
@@ -65,7 +73,9 @@ def build(case, size, impl):
     if impl == "book-numpy":
         builder = _BOOK[case.family]
     elif impl.startswith("torch"):
-        builder = _TORCH[case.family]
+        builder = _TORCH.get(case.family, _no_equivalent)
+    elif impl == "jax":
+        builder = _jax_train if case.family == "train" else _no_equivalent
     else:
         raise ValueError(f"unknown peer {impl!r}")
     return builder(case, size, impl)
@@ -137,8 +147,21 @@ def _book_train(case, size, impl):
     return Bench(case, size, impl, fn, note="book MultiLayerNetExtend.gradient + Adam.update")
 
 
+def _book_script(case, size, impl):
+    net = book_numpy.MultiLayerNetExtend(784, list(BOOK_SCRIPT_HIDDEN), 10, seed=0)
+    opt = book_numpy.Adam()
+    x, t = book_script_batch()
+
+    def fn():
+        opt.update(net.params, net.gradient(x, t))
+        net.loss(x, t)
+
+    return Bench(case, size, impl, fn, note="the book's Adam().update(net.params, "
+                                            "net.gradient(x, t)); net.loss(x, t)")
+
+
 _BOOK = {"optimizer": _book_optimizer, "batchnorm": _book_batchnorm, "dropout": _book_dropout,
-         "train": _book_train}
+         "train": _book_train, "book-script": _book_script}
 
 # ----------------------------------------------------------------- PyTorch
 
@@ -244,9 +267,15 @@ def make_torch_train_net(fused=False):
     return net, torch.nn.CrossEntropyLoss(), opt, torch.from_numpy(x), torch.from_numpy(t)
 
 
+def _no_equivalent(case, size, impl):
+    raise Unavailable(f"{impl} has no equivalent of {case.title}")
+
+
 def _torch_train(case, size, impl):
-    if impl not in ("torch", "torch-fused"):
+    if impl not in ("torch", "torch-fused", "torch-compile"):
         raise Unavailable(f"{impl} has no training step")
+    if impl == "torch-compile":
+        return _torch_compiled_train(case, size, impl)
     net, loss, opt, x, t = make_torch_train_net(fused=impl == "torch-fused")
 
     def fn():
@@ -260,5 +289,87 @@ def _torch_train(case, size, impl):
                       + ".step()")
 
 
+def _torch_compiled_train(case, size, impl):
+    torch = torch_module()
+    net, loss, opt, x, t = make_torch_train_net(fused=True)
+    try:
+        model = torch.compile(net)
+        model(x)  # compile now: a missing compiler shows here, not in the timing
+    except Exception as exc:  # inductor needs a C++ compiler and Python headers
+        raise Unavailable(f"torch.compile failed here ({type(exc).__name__}: {exc})") from None
+
+    def fn():
+        opt.zero_grad()
+        loss(model(x), t).backward()
+        opt.step()
+
+    return Bench(case, size, impl, fn, data=(model, x, t),
+                 note="torch.compile(net) (inductor), loss.backward(), Adam(fused=True).step()")
+
+
 _TORCH = {"optimizer": _torch_optimizer, "batchnorm": _torch_batchnorm, "dropout": _torch_dropout,
           "train": _torch_train}
+
+
+# ----------------------------------------------------------------- JAX
+
+
+def _jax_train(case, size, impl):
+    """The training step as one ``jax.jit`` function: forward, gradients and Adam."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError as exc:
+        raise Unavailable(f"JAX is not installed ({exc})") from None
+    sizes = [784, *TRAIN_HIDDEN, 10]
+    keys = jax.random.split(jax.random.PRNGKey(0), len(sizes))
+    params = []
+    for key, n_in, n_out in zip(keys, sizes, sizes[1:]):
+        layer = {"W": jax.random.normal(key, (n_in, n_out), jnp.float32) * np.sqrt(2 / n_in),
+                 "b": jnp.zeros(n_out, jnp.float32)}
+        if n_out != 10:
+            layer.update(gamma=jnp.ones(n_out, jnp.float32), beta=jnp.zeros(n_out, jnp.float32))
+        params.append(layer)
+    stats = [{"mean": jnp.zeros(n, jnp.float32), "var": jnp.ones(n, jnp.float32)}
+             for n in TRAIN_HIDDEN]
+    b1, b2, lr, eps = 0.9, 0.999, 1e-3, 1e-8
+
+    def loss_fn(params, stats, x, t, key):
+        h, new_stats = x, []
+        for i, layer in enumerate(params[:-1]):
+            h = h @ layer["W"] + layer["b"]
+            mu, var = h.mean(0), h.var(0)
+            h = layer["gamma"] * (h - mu) / jnp.sqrt(var + 1e-5) + layer["beta"]
+            h = jnp.maximum(h, 0)
+            key, sub = jax.random.split(key)
+            keep = jax.random.bernoulli(sub, 1 - TRAIN_DROPOUT, h.shape)
+            h = jnp.where(keep, h / (1 - TRAIN_DROPOUT), 0)
+            new_stats.append({"mean": 0.9 * stats[i]["mean"] + 0.1 * mu,
+                              "var": 0.9 * stats[i]["var"] + 0.1 * var})
+        logits = h @ params[-1]["W"] + params[-1]["b"]
+        logp = jax.nn.log_softmax(logits)
+        return -jnp.mean(jnp.take_along_axis(logp, t[:, None], axis=1)), new_stats
+
+    @jax.jit
+    def step(params, stats, m, v, count, x, t, key):
+        (_, new_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, stats, x, t, key)
+        count = count + 1
+        m = jax.tree_util.tree_map(lambda m, g: b1 * m + (1 - b1) * g, m, grads)
+        v = jax.tree_util.tree_map(lambda v, g: b2 * v + (1 - b2) * g * g, v, grads)
+        c1, c2 = 1 - b1 ** count, 1 - b2 ** count
+        params = jax.tree_util.tree_map(
+            lambda p, m, v: p - lr * (m / c1) / (jnp.sqrt(v / c2) + eps), params, m, v)
+        return params, new_stats, m, v, count
+
+    x, t = (jnp.asarray(a) for a in train_batch())
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+    state = [params, stats, zeros, zeros, jnp.float32(0), jax.random.PRNGKey(1)]
+
+    def fn():
+        key, sub = jax.random.split(state[5])
+        out = step(*state[:5], x, t, sub)
+        jax.block_until_ready(out[0])
+        state[:5], state[5] = out, key
+
+    return Bench(case, size, impl, fn, data=state,
+                 note="jax.jit of the whole step: forward, value_and_grad, Adam (block_until_ready)")

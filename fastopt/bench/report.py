@@ -35,6 +35,10 @@ GOALS = (
     ("Dropout fwd 1e7: % of bound", "dropout-fwd", "1e7", "pct_bound", None, ">=", 80.0),
     ("Train step: x torch eager", "train-step", "batch-100", "ratio", "torch", ">=", 3.0),
     ("Train step: x book NumPy", "train-step", "batch-100", "ratio", "book-numpy", ">=", 5.0),
+    ("Train step: x torch.compile", "train-step", "batch-100", "ratio", "torch-compile", ">=", 2.5),
+    ("Train step: x jax.jit", "train-step", "batch-100", "ratio", "jax", ">=", 1.7),
+    ("Book scripts' step (float64): x book", "book-script", "batch-128", "ratio", "book-numpy",
+     ">=", 2.0),
 )
 
 
@@ -172,6 +176,7 @@ def format_report(data):
         lines += ["", format_run(run), "", format_goals(run.get("goals") or
                                                            evaluate_goals(run["results"]),
                                                            run["threads"])]
+        lines += [f"WARNING: {w}" for w in run.get("warnings") or reliability_warnings(run)]
     if data.get("startup"):
         lines += ["", format_startup(data["startup"])]
     if "seconds" in data:
@@ -198,11 +203,36 @@ def format_startup(startup):
     return "\n".join(lines)
 
 
+#: other processes' CPU (cores' worth) from which a run's figures are flagged
+BUSY_OTHER_CPU = 0.25
+#: spread (interquartile range / median) from which a figure is flagged
+WIDE_SPREAD = 0.20
+
+
+def reliability_warnings(run):
+    """Why the figures of *run* may not be trusted: other processes' load, wide spreads."""
+    out = []
+    load = run.get("load") or {}
+    other = load.get("other_cpu")
+    if other is not None and other >= BUSY_OTHER_CPU:
+        out.append(f"other processes used {other:.2f} of {load.get('cores')} cores while the "
+                   f"{run['threads']}-thread run was timed: its times are not a quiet "
+                   "machine's (ratios from interleaved rounds hold better than times)")
+    wide = [f"{r['case']} {r['size']} {r['impl']} ({(r['q3_s'] - r['q1_s']) / r['median_s']:.0%})"
+            for r in run["results"] if r.get("median_s") and
+            (r["q3_s"] - r["q1_s"]) / r["median_s"] > WIDE_SPREAD]
+    if wide:
+        shown = ", ".join(wide[:6]) + (f" and {len(wide) - 6} more" if len(wide) > 6 else "")
+        out.append(f"spread over {WIDE_SPREAD:.0%} of the median (unreliable): {shown}")
+    return out
+
+
 def finalize(data):
-    """Derive metrics and goals for every run (in place); returns *data*."""
+    """Derive metrics, goals and reliability warnings for every run (in place); returns *data*."""
     for run in data["runs"]:
         derive(run["results"])
         run["goals"] = evaluate_goals(run["results"])
+        run["warnings"] = reliability_warnings(run)
     return data
 
 

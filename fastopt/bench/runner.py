@@ -127,6 +127,10 @@ def threads(n):
         _threads.set_kernel_threads(n)
         restore.append(lambda: _threads.set_kernel_threads(before))
         state["fastopt"] = n
+    # every implementation runs at n: the thread policy may not pick another count
+    before_fixed = _threads.policy.fixed
+    _threads.policy.fixed = n
+    restore.append(lambda: setattr(_threads.policy, "fixed", before_fixed))
     if "torch" in sys.modules:  # only when a peer needs it; importing torch is slow
         torch = sys.modules["torch"]
         before_t = torch.get_num_threads()
@@ -254,6 +258,10 @@ def run(*, quick=False, thread_counts=None, case_ids=None, impls=None, rounds=No
                              "(NUMBA_NUM_THREADS caps it)")
     rows = select(quick, case_ids)
     if impls is not None:
+        known = {i for case in _cases.CASES for i in _cases.implementations(case)}
+        unknown = sorted(set(impls) - known)
+        if unknown:
+            raise ValueError(f"--impls: unknown implementation(s) {unknown}; choose from {sorted(known)}")
         impls = set(impls) | {"bound"}
     say = progress or (lambda line: None)
     need_torch = any(p.startswith("torch") for case, _ in rows for p in case.peers)
@@ -267,9 +275,11 @@ def run(*, quick=False, thread_counts=None, case_ids=None, impls=None, rounds=No
             say(f"threads: fastopt {state['fastopt']}, torch {state['torch']}, "
                 f"BLAS {state['blas'] or 'default'}")
             results = []
+            load = LoadMeter()
             for case, size in rows:
                 results.extend(_run_row(case, size, impls, settings, say))
-            out["runs"].append({"threads": n, "thread_state": state, "results": results})
+            out["runs"].append({"threads": n, "thread_state": state, "results": results,
+                                "load": load.stop()})
     if startup is None:
         startup = not quick and case_ids is None and impls is None
     if startup:
@@ -281,6 +291,31 @@ def run(*, quick=False, thread_counts=None, case_ids=None, impls=None, rounds=No
         (_threading_layer() if "numba" in sys.modules else None)
     out["seconds"] = time.time() - started
     return out
+
+
+class LoadMeter:
+    """What other processes did to the machine while a run was timed.
+
+    ``stop()`` returns ``{"load_average": [1, 5, 15 min] at the end, "other_cpu": cores'
+    worth of CPU time that other processes used during the run (from /proc/stat, our
+    own time excluded; None where unavailable), "cores": cores we may use}``.
+    """
+
+    def __init__(self):
+        from .._threads import _CpuClock, available_cores
+
+        self.cores = available_cores()
+        self._clock = _CpuClock()
+        self._start = (time.monotonic(), self._clock.busy_seconds(), time.process_time())
+
+    def stop(self):
+        t0, busy0, own0 = self._start
+        t1, busy1, own1 = time.monotonic(), self._clock.busy_seconds(), time.process_time()
+        other = None
+        if busy0 is not None and busy1 is not None and t1 > t0:
+            other = max(0.0, (busy1 - busy0) - (own1 - own0)) / (t1 - t0)
+        return {"load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+                "other_cpu": other, "cores": self.cores}
 
 
 def _max_threads():
