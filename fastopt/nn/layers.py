@@ -91,7 +91,11 @@ class Affine(Layer):
             raise ValueError(f"Affine expects {self.W.shape[0]} input features, got {x.shape[1]} "
                              f"(input shape {self.original_x_shape})")
         self.x = x
-        return x @ self.W + self.b
+        out = x @ self.W
+        if out.dtype == self.b.dtype:
+            out += self.b  # in place: the same sums as x @ W + b, one temporary fewer
+            return out
+        return out + self.b
 
     def backward(self, dout, input_grad=True):
         """Write dW, db; return dx (``None`` with ``input_grad=False``, which saves a matmul)."""
