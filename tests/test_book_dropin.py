@@ -148,3 +148,11 @@ def test_book_optimizer_over_a_network_makes_one_kernel_call(name, kernel, monke
         per_array.update(dict(twin.params), dict(twin.gradient(x[:40], t[:40])))
     for key in net.params:
         assert_bits_equal(net.params[key], twin.params[key], key)
+
+
+def test_book_optimizers_have_readable_reprs():
+    assert repr(book.Adam()) == "Adam(lr=0.001, beta1=0.9, beta2=0.999)"
+    opt = book.Momentum(lr=0.1)
+    assert repr(opt) == "Momentum(lr=0.1, momentum=0.9)"
+    opt.update({"w": np.ones(3)}, {"w": np.ones(3)})
+    assert repr(opt) == "Momentum(lr=0.1, momentum=0.9); 1 params bound"

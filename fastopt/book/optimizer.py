@@ -7,6 +7,7 @@ parameters (the book's 2-D demo) are replaced by their new value. Each class
 only configures the general optimizer in :mod:`fastopt.optim`, whose kernels
 reproduce the book's formulas operation for operation.
 """
+import inspect
 import numbers
 
 import numpy as np
@@ -91,6 +92,13 @@ class _BookOptimizer:
         for key in self._scalars:
             if key in params and not isinstance(params[key], np.ndarray):
                 params[key] = float(self._scalars[key])
+
+    def __repr__(self):
+        """The book's constructor call, with the current values (``Adam(lr=0.001, ...)``)."""
+        names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+        bound = "" if self.optimizer is None else f"; {len(self.optimizer.param_names())} params bound"
+        return f"{type(self).__name__}({args}){bound}"
 
     def _state(self, key):
         if self.optimizer is None:
