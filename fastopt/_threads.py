@@ -160,21 +160,23 @@ class _CpuClock:
 class ThreadPolicy:
     """How many threads a piece of work gets (the default, ``FASTOPT_NUM_THREADS=auto``).
 
-    ``threads_for(work)``: 1 when *work* (multiply-adds of a network pass) is
-    under :attr:`parallel_work`;
+    ``threads_for(work)``: 1 when *work* (multiply-adds of a network pass, float64
+    ones counted twice) is under :attr:`parallel_work`;
     otherwise the cores that other processes leave idle, at least 1. Other
     processes' load is the busy CPU time of our cores minus our own, sampled at
     most every :attr:`interval` seconds (reading ``/proc/stat`` costs ~20 µs).
     The chosen count is applied to Numba, OpenMP and the BLAS when it changes.
 
-    Measured on a 2-core VM (see the README's *Threads*): a 784-1000×3-10 step at
-    batch 256 (205 M multiply-adds) runs 1.6× faster on 2 threads; the book's
-    network at batch 100 (12 M) gains nothing; with both cores busy elsewhere,
-    2 threads made the book network's step 10-60x slower than 1.
+    Measured on a 2-core AMD EPYC VM (``benchmarks/thread_policy.py``; README,
+    *Threads*): 2 threads ran a 784-1000×3-10 step at batch 256 (205 M
+    multiply-adds) 1.7× faster, the book scripts' float64 step at batch 128
+    (2 × 14 M) 1.37× faster, and the float32 book network at batch 100 (12 M) no
+    faster; with every core busy elsewhere, 2 threads made steps 1.2-2.2× slower
+    than 1 (and up to 60× in bursts).
     """
 
-    #: work (multiply-adds) from which a second thread pays off
-    parallel_work = 2 ** 25
+    #: work (float32 multiply-adds) from which a second thread pays off
+    parallel_work = 2 ** 23
     #: seconds between load samples
     interval = 0.2
 

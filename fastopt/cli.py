@@ -236,7 +236,9 @@ def _apply_threads(args):
 
     _threads.apply_environment()  # FASTOPT_NUM_THREADS: refused here with one line if bad
     threads = getattr(args, "threads", "auto")
-    if args.command != "bench" and threads != "auto":
+    if args.command != "bench" and threads == "auto":
+        _threads.policy.threads_for(0)  # start the thread pools now, not inside a timed run
+    elif args.command != "bench":
         n = _threads.parse_thread_count(threads, "--threads")
         if n != "auto":
             if n > _threads.max_threads():

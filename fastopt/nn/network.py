@@ -70,8 +70,10 @@ class Sequential:
         for layer, name, local in owners:
             layer.bind(local, self.params[name], self.grads[name])
         self.stages = stages(self._layer_list) if fuse else list(self._layer_list)
-        #: multiply-adds per input row of a forward pass (what the thread policy weighs)
-        self.macs_per_row = sum(layer.W.size for layer in self._layer_list if isinstance(layer, Affine))
+        affines = [layer for layer in self._layer_list if isinstance(layer, Affine)]
+        #: work per input row of a forward pass, for the thread policy: multiply-adds,
+        #: counted twice in float64 (a float64 product costs twice a float32 one)
+        self.work_per_row = sum(a.W.size * a.W.itemsize // 4 for a in affines)
         self.last_loss = None
 
     def buffers(self):
@@ -88,7 +90,7 @@ class Sequential:
 
     def predict(self, x, train=False):
         """The network's output before the loss layer."""
-        _threads.policy.threads_for((len(x) if getattr(x, "ndim", 1) else 1) * self.macs_per_row)
+        _threads.policy.threads_for((len(x) if getattr(x, "ndim", 1) else 1) * self.work_per_row)
         for stage in self.stages:
             x = stage.forward(x, train)
         return x

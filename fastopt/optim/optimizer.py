@@ -186,8 +186,8 @@ class Optimizer(TorchOptimizerAPI):
                 continue
             for slot in self._slots[gi]:
                 work.append((gi, slot, _unaliased(slot.grad(grads), slot)))
-        # 128 units an element: 2**18 elements, where the kernels go parallel, is 2**25
-        _threads.policy.keep(128 * sum(g.size for _, _, g in work))
+        # 32 units an element: 2**18 elements, where the kernels go parallel, is 2**23
+        _threads.policy.keep(32 * sum(g.size for _, _, g in work))
         backend = _backend.kernels()
         gscale = self._grad_scale(backend, work)
         if gscale is None:
