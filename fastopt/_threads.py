@@ -224,11 +224,15 @@ class ThreadPolicy:
     def keep(self, work):
         """Threads for work inside a step that a network pass already sized (an optimizer
         step): parallel if *work* is large by itself, else the count the pass chose (so
-        the two calls of a step do not switch counts back and forth)."""
+        the two calls of a step do not switch counts back and forth), or none at all
+        when nothing chose one yet: small kernels run on one thread whatever the count,
+        and a first step then skips starting the thread pool (~25 ms)."""
         if self.fixed is not None:
             return self.fixed
-        if self.applied is None or work >= self.parallel_work:
+        if work >= self.parallel_work:
             return self.threads_for(work)
+        if self.applied is None:
+            return None
         return self._apply()
 
     def _apply(self):

@@ -39,6 +39,8 @@ def test_large_work_gets_the_idle_cores(policy, monkeypatch):
 
 def test_an_optimizer_step_keeps_the_count_of_its_network_pass(policy, monkeypatch):
     monkeypatch.setattr(policy, "idle_cores", lambda: 2.0)
+    assert policy.keep(10) is None  # nothing sized yet, small kernels: nothing to apply
+    assert policy.applied_log == []
     policy.threads_for(10)  # a small network's pass: one thread
     assert policy.keep(policy.parallel_work // 2) == 1
     assert policy.keep(policy.parallel_work) == 2  # a large parameter set by itself
