@@ -1,6 +1,8 @@
 """Argument checks shared by the public API. Each error names the argument."""
 import math
 import numbers
+import os
+import stat
 
 import numpy as np
 
@@ -91,3 +93,22 @@ def as_grad(name, grad, param):
     if grad.shape != param.shape:
         raise ValueError(f"grads[{name!r}] has shape {grad.shape}, but the parameter has shape {param.shape}")
     return np.ascontiguousarray(grad, dtype=param.dtype).reshape(-1)
+
+
+def open_regular_file(path, refusal):
+    """Open *path* for binary reading without blocking; ValueError unless it is a regular file.
+
+    ``O_NONBLOCK``: opening a FIFO does not wait for a writer (it would block for ever);
+    the descriptor is made blocking again once it is known to be a file. *refusal* is
+    the message's start (``"<path> is not a valid ..."``); the reason follows it.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{refusal}: not a regular file (a directory, FIFO, device or socket)")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

@@ -27,13 +27,12 @@ import gzip
 import math
 import numbers
 import os
-import stat
 import struct
 import zlib
 
 import numpy as np
 
-from ._validate import FLOAT_DTYPES, check_bool, check_float
+from ._validate import FLOAT_DTYPES, check_bool, check_float, open_regular_file
 
 __all__ = ["load_digits", "load_mnist", "train_val_split", "MNIST_FILES"]
 
@@ -312,7 +311,7 @@ def _read_idx(filename, magic):
     hostile file costs no more memory than its header justifies.
     """
     try:
-        with _open_regular(filename) as raw:
+        with open_regular_file(filename, filename) as raw:
             size = os.fstat(raw.fileno()).st_size
             gzipped = raw.read(2) == _GZIP_MAGIC
             raw.seek(0)
@@ -324,20 +323,6 @@ def _read_idx(filename, magic):
         raise ValueError(f"{filename}: corrupt or truncated gzip stream ({exc})") from None
     except OSError as exc:
         raise OSError(f"cannot read {filename}: {exc}") from exc
-
-
-def _open_regular(filename):
-    """Open *filename* without blocking; ValueError unless it is a regular file (not a FIFO)."""
-    fd = os.open(filename, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"{filename}: not a regular file (a FIFO, device or socket)")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def _read_exactly(f, n):

@@ -36,7 +36,6 @@ import json
 import math
 import os
 import re
-import stat
 import struct
 import sys
 import tempfile
@@ -45,6 +44,8 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
+from .._validate import open_regular_file
 
 __all__ = ["write_tree", "read_tree", "FORMAT_NAME", "FORMAT_VERSION", "META_KEY"]
 
@@ -411,22 +412,6 @@ def _read(fh, max_bytes, max_meta_bytes, check):
     return tree
 
 
-def _open_regular(path):
-    """Open *path* for reading without blocking; ValueError unless it is a regular file."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)  # O_NONBLOCK: opening a FIFO does not wait for a writer
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"{path} is not a valid fastopt checkpoint: not a regular file "
-                             "(a directory, FIFO, device or socket)")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 class _Refused(Exception):
     """Internal: carries the exception of a ``check`` callback out of the reader unchanged."""
 
@@ -487,7 +472,7 @@ def read_tree(path, *, max_bytes=None, max_meta_bytes=None, check=None):
     path = Path(os.fspath(path))
     max_meta_bytes = MAX_META_BYTES if max_meta_bytes is None else max_meta_bytes
     try:
-        fh = _open_regular(path)
+        fh = open_regular_file(path, f"{path} is not a valid fastopt checkpoint")
     except FileNotFoundError:
         hint = f" (did you mean {path.name}.npz?)" if path.with_name(path.name + ".npz").exists() \
             else ""
