@@ -12,6 +12,7 @@ speed and a quiet machine's large step parallel. ``set_num_threads(n)``,
 ``FASTOPT_NUM_THREADS=n`` or ``--threads n`` fix the count instead.
 """
 import os
+import sys
 import time
 
 
@@ -30,6 +31,12 @@ def _numba():
     except ImportError:
         return None
     return numba
+
+
+def _numba_if_loaded():
+    """Numba if something imported it already (the policy never imports it: the cython
+    and numpy backends start without it)."""
+    return sys.modules.get("numba")
 
 
 def set_num_threads(n):
@@ -54,12 +61,13 @@ def set_num_threads(n):
     policy.fixed = n
 
 
-def set_kernel_threads(n):
+def set_kernel_threads(n, *, load_numba=True):
     """Set the compiled backends' kernel threads only (Numba's and OpenMP's counts are
-    per Python thread; the BLAS limit of :func:`set_num_threads` is process-wide)."""
+    per Python thread; the BLAS limit of :func:`set_num_threads` is process-wide).
+    ``load_numba=False`` leaves Numba alone unless something imported it already."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
-    numba, cy = _numba(), _cython()
+    numba, cy = (_numba() if load_numba else _numba_if_loaded()), _cython()
     limit = numba.config.NUMBA_NUM_THREADS if numba else (cy.MAX_THREADS if cy else 1)
     if not 1 <= n <= limit:
         raise ValueError(f"n must be between 1 and {limit}, got {n}")
@@ -188,10 +196,12 @@ class ThreadPolicy:
         self._last = None
         self._idle = None
         self._large = False
+        self._numba_loaded = False
 
     def _start(self):
-        numba, cy = _numba(), _cython()
-        limit = numba.config.NUMBA_NUM_THREADS if numba else (cy.MAX_THREADS if cy else 1)
+        numba, cy = _numba_if_loaded(), _cython()
+        limit = (numba.config.NUMBA_NUM_THREADS if numba else
+                 cy.MAX_THREADS if cy else available_cores())
         self.cores = max(1, min(available_cores(), limit))
         self._clock = _CpuClock()
         self._last = self._sample()
@@ -241,10 +251,11 @@ class ThreadPolicy:
             # a core counts when at least 3/4 of it is idle: a second thread that has to
             # wait for its time slice costs far more than it gains (measured 1.2-40x)
             n = max(1, min(self.cores, int(self.idle_cores() + 0.25)))
-        if n != self.applied:
-            set_kernel_threads(n)
+        numba_loaded = "numba" in sys.modules  # Numba imported since: give it the count too
+        if n != self.applied or numba_loaded != self._numba_loaded:
+            set_kernel_threads(n, load_numba=False)
             _limit_blas(n)
-            self.applied = n
+            self.applied, self._numba_loaded = n, numba_loaded
         return n
 
 

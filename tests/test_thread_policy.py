@@ -16,7 +16,7 @@ def policy(monkeypatch):
     pol._start()
     pol.cores = 2
     applied = []
-    monkeypatch.setattr(_threads, "set_kernel_threads", applied.append)
+    monkeypatch.setattr(_threads, "set_kernel_threads", lambda n, **kw: applied.append(n))
     monkeypatch.setattr(_threads, "_limit_blas", lambda n: None)
     pol.applied_log = applied
     return pol
