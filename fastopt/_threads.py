@@ -33,6 +33,11 @@ def _numba():
     return numba
 
 
+def _thread_limit(numba, cy, default=1):
+    """The kernels' thread cap: Numba's pool size, else OpenMP's, else *default*."""
+    return numba.config.NUMBA_NUM_THREADS if numba else (cy.MAX_THREADS if cy else default)
+
+
 def _numba_if_loaded():
     """Numba if something imported it already (the policy never imports it: the cython
     and numpy backends start without it)."""
@@ -68,7 +73,7 @@ def set_kernel_threads(n, *, load_numba=True):
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     numba, cy = (_numba() if load_numba else _numba_if_loaded()), _cython()
-    limit = numba.config.NUMBA_NUM_THREADS if numba else (cy.MAX_THREADS if cy else 1)
+    limit = _thread_limit(numba, cy)
     if not 1 <= n <= limit:
         raise ValueError(f"n must be between 1 and {limit}, got {n}")
     if numba:
@@ -164,6 +169,18 @@ class _CpuClock:
                 busy += user + nice + system + irq + softirq + steal
         return busy / self._tick
 
+    def sample(self):
+        """(wall clock, busy CPU seconds of our cores, this process's CPU seconds), now."""
+        return time.monotonic(), self.busy_seconds(), time.process_time()
+
+    @staticmethod
+    def other_cores(start, end):
+        """Cores' worth of CPU other processes used between two :meth:`sample` results, or None."""
+        (t0, busy0, own0), (t1, busy1, own1) = start, end
+        if busy0 is None or busy1 is None or t1 <= t0:
+            return None
+        return max(0.0, (busy1 - busy0) - (own1 - own0)) / (t1 - t0)
+
 
 class ThreadPolicy:
     """How many threads a piece of work gets (the default, ``FASTOPT_NUM_THREADS=auto``).
@@ -199,25 +216,18 @@ class ThreadPolicy:
         self._numba_loaded = False
 
     def _start(self):
-        numba, cy = _numba_if_loaded(), _cython()
-        limit = (numba.config.NUMBA_NUM_THREADS if numba else
-                 cy.MAX_THREADS if cy else available_cores())
-        self.cores = max(1, min(available_cores(), limit))
+        cores = available_cores()
+        self.cores = max(1, min(cores, _thread_limit(_numba_if_loaded(), _cython(), cores)))
         self._clock = _CpuClock()
-        self._last = self._sample()
+        self._last = self._clock.sample()
         self._idle = self.cores - _running_others(self.cores)
-
-    def _sample(self):
-        return time.monotonic(), self._clock.busy_seconds(), time.process_time()
 
     def idle_cores(self):
         """Cores other processes left idle over the last interval (a float)."""
-        now = time.monotonic()
-        if now - self._last[0] >= self.interval:
-            sample = self._sample()
-            (t0, busy0, own0), (t1, busy1, own1) = self._last, sample
-            if busy0 is not None and busy1 is not None:
-                others = max(0.0, (busy1 - busy0) - (own1 - own0)) / (t1 - t0)
+        if time.monotonic() - self._last[0] >= self.interval:
+            sample = self._clock.sample()
+            others = _CpuClock.other_cores(self._last, sample)
+            if others is not None:
                 self._idle = self.cores - others
             self._last = sample
         return self._idle
@@ -283,5 +293,4 @@ def apply_environment():
 
 def max_threads():
     """The most threads the kernels can use (Numba's pool size, or OpenMP's)."""
-    numba, cy = _numba(), _cython()
-    return numba.config.NUMBA_NUM_THREADS if numba else (cy.MAX_THREADS if cy else 1)
+    return _thread_limit(_numba(), _cython())

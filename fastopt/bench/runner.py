@@ -306,14 +306,10 @@ class LoadMeter:
 
         self.cores = available_cores()
         self._clock = _CpuClock()
-        self._start = (time.monotonic(), self._clock.busy_seconds(), time.process_time())
+        self._start = self._clock.sample()
 
     def stop(self):
-        t0, busy0, own0 = self._start
-        t1, busy1, own1 = time.monotonic(), self._clock.busy_seconds(), time.process_time()
-        other = None
-        if busy0 is not None and busy1 is not None and t1 > t0:
-            other = max(0.0, (busy1 - busy0) - (own1 - own0)) / (t1 - t0)
+        other = self._clock.other_cores(self._start, self._clock.sample())
         return {"load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
                 "other_cpu": other, "cores": self.cores}
 

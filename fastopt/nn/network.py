@@ -74,6 +74,7 @@ class Sequential:
         #: work per input row of a forward pass, for the thread policy: multiply-adds,
         #: counted twice in float64 (a float64 product costs twice a float32 one)
         self.work_per_row = sum(a.W.size * a.W.itemsize // 4 for a in affines)
+        self._scores_width = self._output_width()  # the layers are fixed: found once
         self.last_loss = None
 
     def buffers(self):
@@ -105,9 +106,8 @@ class Sequential:
             raise ValueError(f"x must hold at least one sample along its first axis, got shape "
                              f"{np.shape(x)}")
         check = getattr(self.loss_layer, "check_labels", None)
-        width = self._output_width()
-        if check is not None and width is not None:
-            check(t, np.shape(x)[0], width)
+        if check is not None and self._scores_width is not None:
+            check(t, np.shape(x)[0], self._scores_width)
 
     def _output_width(self):
         """Scores per sample the layers produce (the last Affine's outputs), or None if unknown."""
