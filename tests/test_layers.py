@@ -168,3 +168,13 @@ def test_sequential_puts_parameters_and_gradients_in_flat_buffers():
         losses.append(net.last_loss)
         opt.step()
     assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_affine_takes_an_empty_batch(dtype):
+    """(0, n_in) -> (0, n_out) and zero gradients, not NumPy's 'cannot reshape' error."""
+    layer = nn.Affine(np.ones((13, 7), dtype), np.zeros(7, dtype))
+    y = layer.forward(np.ones((0, 13), np.float32))
+    assert y.shape == (0, 7) and y.dtype == dtype
+    assert layer.backward(np.ones((0, 7), dtype)).shape == (0, 13)
+    assert not layer.dW.any() and not layer.db.any()

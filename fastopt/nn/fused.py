@@ -15,7 +15,7 @@ from .. import _backend
 from ..reference.batchnorm import batchnorm_work_size
 from .batchnorm import BatchNorm
 from .dropout import Dropout
-from .layers import Affine, ReLU, as_weight_dtype
+from .layers import Affine, ReLU, as_weight_dtype, flatten_rows
 
 _ZERO = np.uint64(0)
 
@@ -67,7 +67,7 @@ class FusedHidden:
 
     def forward(self, x, train=True):
         W = self.affine.W
-        x2 = as_weight_dtype(x.reshape(x.shape[0], -1), W) if x.ndim else x
+        x2 = as_weight_dtype(flatten_rows(x), W) if x.ndim else x
         if not (train and x.ndim >= 2 and x2.shape[1] == W.shape[0] and x.shape[0] > 0
                 and x2.dtype == W.dtype and W.dtype == self.batchnorm.gamma.dtype):
             self._fused = False

@@ -5,6 +5,8 @@ parameters and gradients as arrays that may be views into a model's flat
 buffers (:class:`fastopt.FlatParams`); ``backward`` writes gradients into
 them in place, so a training step allocates no gradient arrays.
 """
+import math
+
 import numpy as np
 
 from .. import _backend
@@ -43,6 +45,12 @@ class Layer:
 
     def __repr__(self):
         return f"{type(self).__name__}()"
+
+
+def flatten_rows(x):
+    """*x* as (N, features), the book's ``x.reshape(x.shape[0], -1)``, empty batches included
+    (``-1`` cannot be inferred from a size-0 array)."""
+    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
 
 def as_weight_dtype(x, W):
@@ -86,7 +94,7 @@ class Affine(Layer):
 
     def forward(self, x, train=True):
         self.original_x_shape = x.shape
-        x = as_weight_dtype(x.reshape(x.shape[0], -1), self.W)
+        x = as_weight_dtype(flatten_rows(x), self.W)
         if x.shape[1] != self.W.shape[0]:
             raise ValueError(f"Affine expects {self.W.shape[0]} input features, got {x.shape[1]} "
                              f"(input shape {self.original_x_shape})")

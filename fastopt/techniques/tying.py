@@ -18,7 +18,7 @@ import numpy as np
 
 from .._validate import check_float
 from ._names import name_pairs
-from ..nn.layers import Affine, Layer
+from ..nn.layers import Affine, Layer, flatten_rows
 from ..nn.network import Sequential
 
 __all__ = ["L2Tie", "SharedSequential", "TiedAffine", "l2_tie"]
@@ -136,7 +136,7 @@ class TiedAffine(Layer):
 
     def forward(self, x, train=True):
         self.original_x_shape = x.shape
-        x = x.reshape(x.shape[0], -1)
+        x = flatten_rows(x)
         W = self.owner.W
         if x.shape[1] != W.shape[0]:
             raise ValueError(f"TiedAffine expects {W.shape[0]} input features, got {x.shape[1]}")
