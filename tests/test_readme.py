@@ -8,6 +8,8 @@ impossible here (it needs data the user has, e.g. MNIST files, or hardware); mar
 with ``<!-- no-run -->`` on the line just before the fence and say why in the README
 text around it.
 """
+import ast
+import importlib.util
 import os
 import re
 import subprocess
@@ -55,6 +57,22 @@ def test_readme_has_python_blocks():
     assert len([b for b in BLOCKS if b[3]]) >= 5
 
 
+def imported_modules(code):
+    """Top-level packages a block imports (``import torch.nn`` -> ``torch``)."""
+    names = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_imported_modules():
+    assert imported_modules("import torch.nn as tn\nfrom fastopt import optim\nimport os, sys\n") \
+        == {"torch", "fastopt", "os", "sys"}
+
+
 def test_block_parser():
     text = ("# A\n```python\nx = 1\n```\n## B\n```bash\necho hi\n```\n"
             "<!-- no-run -->\n```python\nimport mnist_files\n```\n")
@@ -67,6 +85,9 @@ def test_block_parser():
 def test_readme_block_runs(lineno, heading, code, runnable, tmp_path):
     if not runnable:
         pytest.skip(f"README.md line {lineno} is marked {NO_RUN}")
+    missing = sorted(m for m in imported_modules(code) if importlib.util.find_spec(m) is None)
+    if missing:  # e.g. the torch route without torch: the suite skips what is not installed
+        pytest.skip(f"README.md line {lineno} needs {', '.join(missing)}, not installed here")
     script = tmp_path / f"readme_line{lineno}.py"
     script.write_text(code, encoding="utf-8")
     env = dict(os.environ)
