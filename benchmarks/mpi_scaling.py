@@ -31,7 +31,7 @@ BLOCKS = 3  # timed blocks of --steps steps each; the fastest is reported (the m
 
 def build(name, seed=0):
     from fastopt import nn, optim
-    from fastopt.bench.cases import make_train_net
+    from fastopt.bench.ours import make_train_net
 
     if name == "book-net":
         return make_train_net(seed)

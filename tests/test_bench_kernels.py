@@ -22,7 +22,7 @@ import os
 import pytest
 
 import fastopt
-from fastopt.bench import cases
+from fastopt.bench import Unavailable, build, cases
 
 ALL_SIZES = os.environ.get("FASTOPT_BENCH_SIZES", "").lower() == "all"
 PEERS = os.environ.get("FASTOPT_BENCH_PEERS", "") not in ("", "0")
@@ -42,8 +42,8 @@ def _params():
 @pytest.mark.parametrize("impl, case, size", _params())
 def test_bench(benchmark, impl, case, size):
     try:
-        bench = cases.build(case, size, impl)
-    except cases.Unavailable as exc:
+        bench = build(case, size, impl)
+    except Unavailable as exc:
         pytest.skip(str(exc))
     benchmark.group = f"{case.id} {size.label}"
     benchmark.extra_info.update({"case": case.id, "size": size.label, "impl": impl,

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from fastopt.bench import cases, report, runner
+from fastopt.bench import Unavailable, build, inputs, report, runner
 
 
 def _record(impl, median, q1, q3):
@@ -51,7 +51,7 @@ def test_unknown_implementation_is_refused():
 
 @pytest.mark.parametrize("impl", ["numpy", "book-numpy"])
 def test_book_script_case_runs_the_scripts_step(impl):
-    bench = cases.build("book-script", "batch-128", impl)
+    bench = build("book-script", "batch-128", impl)
     with bench.active():
         bench()
 
@@ -65,7 +65,7 @@ def test_book_script_case_is_the_books_numbers():
     ours = MultiLayerNet(784, [100] * 4, 10)
     np.random.seed(0)
     theirs = book_numpy.MultiLayerNetExtend(784, [100] * 4, 10)
-    x, t = cases.book_script_batch()
+    x, t = inputs.book_script_batch()
     opt, ref = Adam(), book_numpy.Adam()
     for _ in range(3):
         opt.update(ours.params, ours.gradient(x, t))
@@ -80,8 +80,8 @@ def test_strong_peers_build_or_say_why(impl):
     if os.environ.get("FASTOPT_BACKEND"):  # compiling with inductor once per CI run is enough
         pytest.skip("peers are checked in the default-backend run")
     try:
-        bench = cases.build("train-step", "batch-100", impl)
-    except cases.Unavailable as exc:
+        bench = build("train-step", "batch-100", impl)
+    except Unavailable as exc:
         assert str(exc)
         return
     bench()

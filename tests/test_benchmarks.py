@@ -31,7 +31,7 @@ from kernel_cases import KERNEL_CASES
 
 import fastopt
 from fastopt import _backend, reference
-from fastopt.bench import book_numpy, cases, report, runner
+from fastopt.bench import Unavailable, book_numpy, build, cases, inputs, ours, report, runner
 
 BENCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                          "benchmarks", "benchmarks")
@@ -86,19 +86,19 @@ def test_bytes_per_element_are_issue_4s():
 
 def test_build_rejects_unknown_names():
     with pytest.raises(ValueError, match="unknown benchmark case"):
-        cases.build("nope", "1e6", "numba")
+        build("nope", "1e6", "numba")
     with pytest.raises(ValueError, match="no size"):
-        cases.build("adam", "3e3", "numpy")
+        build("adam", "3e3", "numpy")
     with pytest.raises(ValueError, match="no implementation"):
-        cases.build("adam", "1e6", "torch-aten")
+        build("adam", "1e6", "torch-aten")
 
 
 def test_unavailable_backend_is_reported_as_unavailable():
     if "cython" in fastopt.available_backends():
         pytest.skip("the cython backend is built here")
-    with pytest.raises(cases.Unavailable, match="cython"):
-        cases.build("adam", "book-net", "cython")
-    assert issubclass(cases.Unavailable, NotImplementedError)  # asv's "skip"
+    with pytest.raises(Unavailable, match="cython"):
+        build("adam", "book-net", "cython")
+    assert issubclass(Unavailable, NotImplementedError)  # asv's "skip"
 
 
 @pytest.mark.parametrize("backend", fastopt.available_backends())
@@ -109,7 +109,7 @@ def test_optimizer_kernel_case_updates_like_the_reference(case, backend):
     size = cases.Size("tiny", (1000,), 1000)
     outs = []
     for b in (backend, "numpy"):
-        bench = cases._FASTOPT_BUILDERS["optimizer"](case, size, b)
+        bench = ours.BUILDERS["optimizer"](case, size, b)
         p0 = bench.data[0].copy()
         with bench.active():
             bench()
@@ -434,7 +434,7 @@ def test_book_numpy_float32_training_step_stays_float32():
     net = book_numpy.MultiLayerNetExtend(784, [100] * 5, 10, use_batchnorm=True, use_dropout=True,
                                          dropout_ration=0.2, dtype=np.float32, seed=0)
     opt = book_numpy.Adam()
-    x, t = cases.train_batch()
+    x, t = inputs.train_batch()
     loss0 = net.loss(x, t, train_flg=True)
     for _ in range(5):
         opt.update(net.params, net.gradient(x, t))

@@ -51,12 +51,12 @@ def start_case(bench_obj, case, size, impl):
     Threads are matched first (undone by :func:`finish_case`); an implementation
     not available here raises ``NotImplementedError``, which asv shows as n/a.
     """
-    from fastopt.bench import cases
+    from fastopt.bench import Unavailable, build
 
     bench_obj._restore = match_threads()
     try:
-        bench_obj.bench = cases.build(case, size, impl)
-    except cases.Unavailable as exc:
+        bench_obj.bench = build(case, size, impl)
+    except Unavailable as exc:
         bench_obj._restore()
         raise NotImplementedError(str(exc)) from None
     bench_obj._ctx = bench_obj.bench.active()

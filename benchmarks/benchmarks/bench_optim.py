@@ -25,7 +25,7 @@ import math
 import tracemalloc
 
 import fastopt
-from fastopt.bench import cases
+from fastopt.bench import cases, inputs
 
 from ._common import class_name, make_class, match_threads
 
@@ -46,9 +46,9 @@ BACKENDS = list(cases.BACKENDS)
 
 def make_problem(layout, seed=0):
     """(params, grads) for *layout*: a FlatParams and its ``.grads``, or two dicts (float32)."""
-    arrays = {name: cases.random_array(shape, seed + i, 0.1)
+    arrays = {name: inputs.random_array(shape, seed + i, 0.1)
               for i, (name, shape) in enumerate(layout["shapes"])}
-    grads = {name: cases.random_array(shape, 100 + seed + i, 1e-2)
+    grads = {name: inputs.random_array(shape, 100 + seed + i, 1e-2)
              for i, (name, shape) in enumerate(layout["shapes"])}
     if not layout["flat"]:
         return arrays, grads

@@ -2,8 +2,14 @@
 
 ``fastopt bench``, the asv suite in ``benchmarks/`` and ``tests/test_bench_kernels.py``
 are all generated from :data:`CASES`, and every one of them builds what it times
-with :func:`build`, so a benchmark cannot time another function than the one its
-case names.
+with :func:`fastopt.bench.build`, so a benchmark cannot time another function than
+the one its case names.
+
+This module is data only: it imports nothing of fastopt (not even the rest of
+:mod:`fastopt.bench`). The machinery that prepares and times a case imports it:
+:mod:`fastopt.bench.dispatch` (``build``), :mod:`fastopt.bench.ours` (fastopt's
+implementations), :mod:`fastopt.bench.stream`, :mod:`fastopt.bench.peers` and
+:mod:`fastopt.bench.runner`.
 
 A case says
 
@@ -33,7 +39,7 @@ Implementations (the ``impl`` names used everywhere):
     Optimizer kernels on a flat buffer are called directly with the case's
     arguments; on the book's network (``book-net``) through the public API, an
     optimizer over one :class:`fastopt.FlatParams` (one kernel call), whose
-    kernel is checked to be the case's.
+    kernel is checked to be the case's (see :mod:`fastopt.bench.ours`).
 ``bound``
     the streaming kernel of :mod:`fastopt.bench.stream` (needs Numba).
 ``book-numpy``, ``torch``, ``torch-forloop``, ``torch-foreach``, ``torch-fused``, ``torch-aten``,
@@ -42,13 +48,13 @@ Implementations (the ``impl`` names used everywhere):
 
 Everything is float32.
 """
-import contextlib
+from __future__ import annotations
+
 import math
 from dataclasses import dataclass
+from typing import Any, Optional, Tuple
 
 import numpy as np
-
-from .. import _backend
 
 DTYPE = np.dtype(np.float32)
 
@@ -74,12 +80,8 @@ DROPOUT_P = 0.2
 BOOK_SCRIPT_HIDDEN = (100,) * 4
 BOOK_SCRIPT_BATCH = 128
 
-
-class Unavailable(NotImplementedError):
-    """This implementation cannot run here (backend or peer missing, or no equivalent).
-
-    A subclass of ``NotImplementedError``, which asv reports as a skipped benchmark.
-    """
+#: A class and its keyword arguments: ``("Adam", {"lr": 1e-3})``; None where there is none.
+ClassSpec = Optional[Tuple[str, "dict[str, Any]"]]
 
 
 @dataclass(frozen=True)
@@ -101,12 +103,12 @@ class Size:
     """
 
     label: str
-    shape: tuple
+    shape: tuple[int, ...]
     elements: int
     quick: bool = True
 
 
-def _flat(label, n, quick=True):
+def _flat(label: str, n: int, quick: bool = True) -> Size:
     return Size(label, (n,), n, quick)
 
 
@@ -154,24 +156,24 @@ class Case:
     id: str
     family: str
     title: str
-    kernels: tuple
-    sizes: tuple
-    peers: tuple = ()
-    bytes_per_elem: int = None
-    stream: tuple = None
+    kernels: tuple[str, ...]
+    sizes: tuple[Size, ...]
+    peers: tuple[str, ...] = ()
+    bytes_per_elem: Optional[int] = None
+    stream: Optional[tuple[int, int]] = None
     n_state: int = 0
-    scalars: tuple = ()
+    scalars: tuple[float, ...] = ()
     test_case: str = ""
-    optimizer: tuple = None
-    book: tuple = None
-    torch: tuple = None
+    optimizer: ClassSpec = None
+    book: ClassSpec = None
+    torch: ClassSpec = None
 
     @property
-    def kernel(self):
+    def kernel(self) -> str:
         """The (first) backend kernel."""
         return self.kernels[0]
 
-    def size(self, label):
+    def size(self, label: str) -> Size:
         """The :class:`Size` called *label*."""
         for s in self.sizes:
             if s.label == label:
@@ -184,7 +186,9 @@ _OPT_SIZES = (SIZE_1E6, SIZE_1E7, SIZE_BOOK_NET)
 _TORCH_OPT = ("torch-forloop", "torch-foreach", "torch-fused")
 
 
-def _optimizer(id, title, kernel, n_state, touched, scalars, test_case, optimizer, book, torch):
+def _optimizer(id: str, title: str, kernel: str, n_state: int, touched: int,
+               scalars: tuple[float, ...], test_case: str, optimizer: ClassSpec, book: ClassSpec,
+               torch: ClassSpec) -> Case:
     rw = 1 + touched  # p and the state buffers it updates in place, g only read
     peers = (("book-numpy",) if book else ()) + (_TORCH_OPT if torch else ())
     return Case(id=id, family="optimizer", title=title, kernels=(kernel,), sizes=_OPT_SIZES,
@@ -248,12 +252,12 @@ CASES = (
          peers=("book-numpy",)),
 )
 
-_BY_ID = {c.id: c for c in CASES}
+_BY_ID: dict[str, Case] = {c.id: c for c in CASES}
 if len(_BY_ID) != len(CASES):  # pragma: no cover - a table error
     raise RuntimeError("duplicate case ids in fastopt.bench.cases.CASES")
 
 
-def case_by_id(case_id):
+def case_by_id(case_id: str) -> Case:
     """The :class:`Case` called *case_id*."""
     try:
         return _BY_ID[case_id]
@@ -262,7 +266,7 @@ def case_by_id(case_id):
             from None
 
 
-def implementations(case):
+def implementations(case: Case) -> list[str]:
     """Every implementation name that applies to *case* (available here or not).
 
     fastopt's backends first, then ``bound`` (streaming cases), then the case's peers.
@@ -271,264 +275,3 @@ def implementations(case):
     if case.stream is not None:
         head.insert(0, "bound")
     return head + list(case.peers)
-
-
-class Bench:
-    """A prepared benchmark: call it to run the timed operation once.
-
-    Attributes
-    ----------
-    case : Case
-    size : Size
-    impl : str
-    fn : callable
-        The timed operation, without arguments.
-    backend : str or None
-        fastopt backend to activate around the calls (see :meth:`active`).
-    note : str
-        What exactly is timed, for the report.
-    data : object
-        The buffers *fn* works on (e.g. ``(p, g, state)``), kept alive with it.
-    """
-
-    def __init__(self, case, size, impl, fn, *, backend=None, note="", data=None):
-        self.case, self.size, self.impl = case, size, impl
-        self.fn, self.backend, self.note = fn, backend, note
-        self.data = data
-
-    def __call__(self):
-        return self.fn()
-
-    def active(self):
-        """Context manager making this benchmark's fastopt backend the active one."""
-        if self.backend is None:
-            return contextlib.nullcontext()
-        return _backend.use_backend(self.backend)
-
-    def __repr__(self):
-        return f"Bench({self.case.id!r}, {self.size.label!r}, {self.impl!r})"
-
-
-def build(case, size, impl):
-    """Prepare *case* at *size* for implementation *impl*.
-
-    Parameters
-    ----------
-    case : Case or str
-    size : Size or str
-        A size of the case (its label).
-    impl : str
-        ``"numba"``, ``"cython"``, ``"numpy"``, ``"bound"`` or a peer of the case.
-
-    Returns
-    -------
-    Bench
-        Call it (inside ``bench.active()``) to run the operation once; it has
-        been run twice already (compiling, or loading Numba's on-disk cache).
-
-    Raises
-    ------
-    Unavailable
-        The backend or peer is not installed here, or has no equivalent.
-    ValueError
-        Unknown case, size or implementation.
-    """
-    case = case_by_id(case) if isinstance(case, str) else case
-    size = case.size(size) if isinstance(size, str) else case.size(size.label)
-    if impl not in implementations(case):
-        raise ValueError(f"case {case.id!r} has no implementation {impl!r}; "
-                         f"choose one of {implementations(case)}")
-    if impl in BACKENDS:
-        if impl not in _backend.available_backends():
-            raise Unavailable(f"fastopt backend {impl!r} is not available here "
-                              f"({_backend.backend_errors().get(impl, 'unknown backend')})")
-        bench = _FASTOPT_BUILDERS[case.family](case, size, impl)
-    elif impl == "bound":
-        from . import stream
-
-        bench = stream.build(case, size)
-    else:
-        from . import peers
-
-        bench = peers.build(case, size, impl)
-    with bench.active():  # warm up: compile or load the cache, allocate workspaces
-        bench()
-        bench()
-    return bench
-
-
-# ----------------------------------------------------------------- data
-
-
-def random_array(shape, seed, scale=1.0, dtype=DTYPE):
-    """Uniform values in [-scale/2, scale/2) of *dtype* (cheap even at 1e7 elements)."""
-    rng = np.random.default_rng(seed)
-    a = rng.random(shape, dtype=np.float32)
-    a -= np.float32(0.5)
-    if scale != 1.0:
-        a *= np.float32(scale)
-    return a.astype(dtype, copy=False)
-
-
-def book_net_arrays(seed=0):
-    """(params, grads): the book network's 10 float32 arrays and gradients of the same shapes."""
-    params = {name: random_array(shape, seed + i, 0.1) for i, (name, shape) in enumerate(BOOK_NET)}
-    grads = {name: random_array(shape, 100 + seed + i, 1e-2) for i, (name, shape) in enumerate(BOOK_NET)}
-    return params, grads
-
-
-def train_batch(seed=0):
-    """(x, t): a float32 batch of TRAIN_BATCH MNIST-sized inputs and integer labels."""
-    rng = np.random.default_rng(seed)
-    return rng.random((TRAIN_BATCH, 784), dtype=np.float32), rng.integers(0, 10, TRAIN_BATCH)
-
-
-def kernel_args(case, dtype=DTYPE):
-    """The scalars an optimizer case's kernel is called with, cast as the optimizers do."""
-    return [s if isinstance(s, bool) else dtype.type(s) for s in case.scalars + PLAIN]
-
-
-# ----------------------------------------------------------------- fastopt builders
-
-
-def _fastopt_optimizer(case, size, backend):
-    if size.label == SIZE_BOOK_NET.label:
-        return _fastopt_optimizer_api(case, size, backend)
-    kernel = getattr(_backend.kernels(backend), case.kernel)
-    n = size.elements
-    p = random_array(n, 1, 0.1)
-    g = random_array(n, 2, 1e-2)
-    state = [np.zeros(n, DTYPE) for _ in range(case.n_state)]
-    args = kernel_args(case)
-
-    def fn():
-        kernel(p, g, *state, *args)
-
-    return Bench(case, size, backend, fn, backend=backend, data=(p, g, state),
-                 note=f"kernels.{case.kernel}(p, g, *state, ...) on one float32 buffer")
-
-
-def _fastopt_optimizer_api(case, size, backend):
-    from .. import optim
-    from ..optim.flat import FlatParams
-
-    params, grads = book_net_arrays()
-    flat = FlatParams(params)
-    for name, g in grads.items():
-        flat.grads[name][...] = g
-    cls_name, kwargs = case.optimizer
-    opt = getattr(optim, cls_name)(flat, **kwargs)
-    kernel, _ = opt._kernel_for(opt.param_groups[0])
-    if kernel != case.kernel:
-        raise RuntimeError(f"case {case.id!r}: fastopt.optim.{cls_name}(**{kwargs}) calls kernel "
-                           f"{kernel!r}, not {case.kernel!r}")
-    return Bench(case, size, backend, opt.step, backend=backend,
-                 note=f"optim.{cls_name}(FlatParams of the 10 arrays).step(): one kernel call")
-
-
-def batchnorm_arrays(shape, seed=0):
-    """(x, dout, gamma, beta) for a batch-norm case, float32."""
-    n, d = shape
-    x = random_array((n, d), seed, 4.0) + np.float32(1.0)
-    dout = random_array((n, d), seed + 1)
-    gamma = 1.0 + random_array(d, seed + 2, 0.2)
-    beta = random_array(d, seed + 3, 0.2)
-    return x, dout, gamma, beta
-
-
-def _fastopt_batchnorm(case, size, backend):
-    from ..reference.batchnorm import batchnorm_work_size
-
-    k = _backend.kernels(backend)
-    n, d = size.shape
-    x, dout, gamma, beta = batchnorm_arrays(size.shape)
-    out, xhat, dx = np.empty_like(x), np.empty_like(x), np.empty_like(x)
-    mean, var, inv_std = np.empty(d), np.empty(d), np.empty(d)
-    dgamma, dbeta = np.empty_like(gamma), np.empty_like(beta)
-    work = np.empty(batchnorm_work_size(n, d))
-    eps = 1e-6
-    fwd, bwd = k.batchnorm_forward_train, k.batchnorm_backward
-
-    def forward():
-        fwd(x, gamma, beta, out, xhat, mean, var, inv_std, eps, work)
-
-    def backward():
-        bwd(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work)
-
-    def both():
-        fwd(x, gamma, beta, out, xhat, mean, var, inv_std, eps, work)
-        bwd(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work)
-
-    forward()
-    fn = {"batchnorm-fwd": forward, "batchnorm-bwd": backward, "batchnorm": both}[case.id]
-    return Bench(case, size, backend, fn, backend=backend,
-                 note="kernels " + " + ".join(case.kernels) + " with a kept float64 work buffer")
-
-
-def dropout_args(p=DROPOUT_P, dtype=DTYPE):
-    """(seed, stream, offset, threshold, scale) of an inverted dropout with ratio *p*."""
-    from ..reference.rng import keep_threshold
-
-    return (np.uint64(12345), np.uint64(7), np.uint64(0), np.uint64(keep_threshold(p)),
-            dtype.type(1.0 / (1.0 - p)))
-
-
-def _fastopt_dropout(case, size, backend):
-    kernel = _backend.kernels(backend).dropout_forward
-    x = random_array(size.elements, 3)
-    args = dropout_args()
-
-    def fn():
-        kernel(x, x, *args)
-
-    return Bench(case, size, backend, fn, backend=backend,
-                 note="kernels.dropout_forward(x, x, ...): in place, mask recomputed")
-
-
-def make_train_net(seed=0):
-    """fastopt's book ``MultiLayerNetExtend`` for the training-step case, and its Adam."""
-    from .. import optim
-    from ..book import MultiLayerNetExtend
-
-    net = MultiLayerNetExtend(784, list(TRAIN_HIDDEN), 10, use_batchnorm=True, use_dropout=True,
-                              dropout_ration=TRAIN_DROPOUT, seed=seed, dtype=np.float32,
-                              dropout_seed=seed)
-    return net, optim.Adam(net.params, lr=1e-3)
-
-
-def _fastopt_train(case, size, backend):
-    net, opt = make_train_net()
-    x, t = train_batch()
-
-    def fn():
-        net.gradient(x, t)
-        opt.step()
-
-    return Bench(case, size, backend, fn, backend=backend,
-                 note="book.MultiLayerNetExtend.gradient + optim.Adam(net.params).step()")
-
-
-def book_script_batch(seed=0):
-    """(x, t): a float32 batch of BOOK_SCRIPT_BATCH inputs in [0, 1) and integer labels."""
-    rng = np.random.default_rng(seed)
-    return (rng.random((BOOK_SCRIPT_BATCH, 784), dtype=np.float32),
-            rng.integers(0, 10, BOOK_SCRIPT_BATCH))
-
-
-def _fastopt_book_script(case, size, backend):
-    from ..book import Adam, MultiLayerNet
-
-    net, opt = MultiLayerNet(784, list(BOOK_SCRIPT_HIDDEN), 10, seed=0), Adam()
-    x, t = book_script_batch()
-
-    def fn():
-        opt.update(net.params, net.gradient(x, t))
-        net.loss(x, t)
-
-    return Bench(case, size, backend, fn, backend=backend,
-                 note="fastopt.book: Adam().update(net.params, net.gradient(x, t)); net.loss(x, t)")
-
-
-_FASTOPT_BUILDERS = {"optimizer": _fastopt_optimizer, "batchnorm": _fastopt_batchnorm,
-                     "dropout": _fastopt_dropout, "train": _fastopt_train,
-                     "book-script": _fastopt_book_script}

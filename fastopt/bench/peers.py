@@ -37,14 +37,9 @@ the runner sets it with fastopt's.
 import numpy as np
 
 from . import book_numpy
-from .cases import (
-    BOOK_SCRIPT_HIDDEN,
-    DROPOUT_P,
-    SIZE_BOOK_NET,
-    TRAIN_DROPOUT,
-    TRAIN_HIDDEN,
-    Bench,
-    Unavailable,
+from .cases import BOOK_SCRIPT_HIDDEN, DROPOUT_P, SIZE_BOOK_NET, TRAIN_DROPOUT, TRAIN_HIDDEN
+from .harness import Bench, Unavailable
+from .inputs import (
     batchnorm_arrays,
     book_net_arrays,
     book_script_batch,

@@ -25,6 +25,8 @@ import time
 
 from .. import __version__
 from . import cases as _cases
+from .dispatch import build
+from .harness import Unavailable
 from .report import fmt_time
 
 #: Settings of a full run and of ``--quick``.
@@ -332,8 +334,8 @@ def _run_row(case, size, impls, settings, say):
                "samples": [], "number": None, "error": None, "note": ""}
         records[impl] = rec
         try:
-            bench = _cases.build(case, size, impl)
-        except _cases.Unavailable as exc:
+            bench = build(case, size, impl)
+        except Unavailable as exc:
             rec["error"] = str(exc)
             continue
         rec["note"] = bench.note

@@ -12,10 +12,12 @@ with these threads; a kernel's "% of bound" is ``t_bound / t_kernel``.
 The multiplier ``s`` is 1: values stay put, so repeated calls never reach
 denormals or infinities.
 
-Needs Numba (else :class:`~fastopt.bench.cases.Unavailable`). Compiled on first
+Needs Numba (else :class:`~fastopt.bench.harness.Unavailable`). Compiled on first
 use, cached on disk like fastopt's kernels.
 """
-from .cases import DTYPE, Bench, Unavailable, random_array
+from .cases import DTYPE
+from .harness import Bench, Unavailable
+from .inputs import random_array
 
 try:
     from numba import prange
@@ -122,7 +124,7 @@ def stream_function(k, r, n):
 
 
 def build(case, size):
-    """The streaming bound of *case* at *size*, as a :class:`~fastopt.bench.cases.Bench`."""
+    """The streaming bound of *case* at *size*, as a :class:`~fastopt.bench.harness.Bench`."""
     if case.stream is None:
         raise Unavailable(f"case {case.id!r} is not a streaming operation")
     k, r = case.stream

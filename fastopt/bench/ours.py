@@ -1,0 +1,158 @@
+"""fastopt's own implementations of every case, one builder per family.
+
+``numba``, ``cython``, ``numpy`` (see :mod:`fastopt.bench.cases`): an optimizer
+kernel on one flat float32 buffer is called directly with the case's arguments;
+on the book's network (``book-net``) through the public API, an optimizer over
+one :class:`fastopt.FlatParams` (one kernel call), whose kernel is checked to
+be the case's. Batch norm and dropout call the backend kernels; the training
+step and the book scripts' step go through ``fastopt.book``.
+
+:data:`BUILDERS` maps a case family to its builder; :func:`fastopt.bench.build`
+calls it once the backend is known to be available.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _backend
+from .cases import (
+    BOOK_SCRIPT_HIDDEN,
+    DTYPE,
+    SIZE_BOOK_NET,
+    TRAIN_DROPOUT,
+    TRAIN_HIDDEN,
+    Case,
+    Size,
+)
+from .harness import Bench, Builder
+from .inputs import (
+    batchnorm_arrays,
+    book_net_arrays,
+    book_script_batch,
+    dropout_args,
+    kernel_args,
+    random_array,
+    train_batch,
+)
+
+
+def _optimizer(case: Case, size: Size, backend: str) -> Bench:
+    if size.label == SIZE_BOOK_NET.label:
+        return _optimizer_api(case, size, backend)
+    kernel = getattr(_backend.kernels(backend), case.kernel)
+    n = size.elements
+    p = random_array(n, 1, 0.1)
+    g = random_array(n, 2, 1e-2)
+    state = [np.zeros(n, DTYPE) for _ in range(case.n_state)]
+    args = kernel_args(case)
+
+    def fn() -> None:
+        kernel(p, g, *state, *args)
+
+    return Bench(case, size, backend, fn, backend=backend, data=(p, g, state),
+                 note=f"kernels.{case.kernel}(p, g, *state, ...) on one float32 buffer")
+
+
+def _optimizer_api(case: Case, size: Size, backend: str) -> Bench:
+    from .. import optim
+    from ..optim.flat import FlatParams
+
+    assert case.optimizer is not None, case.id
+    params, grads = book_net_arrays()
+    flat = FlatParams(params)
+    for name, g in grads.items():
+        flat.grads[name][...] = g
+    cls_name, kwargs = case.optimizer
+    opt = getattr(optim, cls_name)(flat, **kwargs)
+    kernel, _ = opt._kernel_for(opt.param_groups[0])
+    if kernel != case.kernel:
+        raise RuntimeError(f"case {case.id!r}: fastopt.optim.{cls_name}(**{kwargs}) calls kernel "
+                           f"{kernel!r}, not {case.kernel!r}")
+    return Bench(case, size, backend, opt.step, backend=backend,
+                 note=f"optim.{cls_name}(FlatParams of the 10 arrays).step(): one kernel call")
+
+
+def _batchnorm(case: Case, size: Size, backend: str) -> Bench:
+    from ..reference.batchnorm import batchnorm_work_size
+
+    k = _backend.kernels(backend)
+    n, d = size.shape
+    x, dout, gamma, beta = batchnorm_arrays(size.shape)
+    out, xhat, dx = np.empty_like(x), np.empty_like(x), np.empty_like(x)
+    mean, var, inv_std = np.empty(d), np.empty(d), np.empty(d)
+    dgamma, dbeta = np.empty_like(gamma), np.empty_like(beta)
+    work = np.empty(batchnorm_work_size(n, d))
+    eps = 1e-6
+    fwd, bwd = k.batchnorm_forward_train, k.batchnorm_backward
+
+    def forward() -> None:
+        fwd(x, gamma, beta, out, xhat, mean, var, inv_std, eps, work)
+
+    def backward() -> None:
+        bwd(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work)
+
+    def both() -> None:
+        fwd(x, gamma, beta, out, xhat, mean, var, inv_std, eps, work)
+        bwd(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work)
+
+    forward()
+    fn = {"batchnorm-fwd": forward, "batchnorm-bwd": backward, "batchnorm": both}[case.id]
+    return Bench(case, size, backend, fn, backend=backend,
+                 note="kernels " + " + ".join(case.kernels) + " with a kept float64 work buffer")
+
+
+def _dropout(case: Case, size: Size, backend: str) -> Bench:
+    kernel = _backend.kernels(backend).dropout_forward
+    x = random_array(size.elements, 3)
+    args = dropout_args()
+
+    def fn() -> None:
+        kernel(x, x, *args)
+
+    return Bench(case, size, backend, fn, backend=backend,
+                 note="kernels.dropout_forward(x, x, ...): in place, mask recomputed")
+
+
+def make_train_net(seed: int = 0) -> tuple[Any, Any]:
+    """fastopt's book ``MultiLayerNetExtend`` for the training-step case, and its Adam."""
+    from .. import optim
+    from ..book import MultiLayerNetExtend
+
+    net = MultiLayerNetExtend(784, list(TRAIN_HIDDEN), 10, use_batchnorm=True, use_dropout=True,
+                              dropout_ration=TRAIN_DROPOUT, seed=seed, dtype=np.float32,
+                              dropout_seed=seed)
+    return net, optim.Adam(net.params, lr=1e-3)
+
+
+def _train(case: Case, size: Size, backend: str) -> Bench:
+    net, opt = make_train_net()
+    x, t = train_batch()
+
+    def fn() -> None:
+        net.gradient(x, t)
+        opt.step()
+
+    return Bench(case, size, backend, fn, backend=backend,
+                 note="book.MultiLayerNetExtend.gradient + optim.Adam(net.params).step()")
+
+
+def _book_script(case: Case, size: Size, backend: str) -> Bench:
+    from ..book import Adam, MultiLayerNet
+
+    net, opt = MultiLayerNet(784, list(BOOK_SCRIPT_HIDDEN), 10, seed=0), Adam()
+    x, t = book_script_batch()
+
+    def fn() -> None:
+        opt.update(net.params, net.gradient(x, t))
+        net.loss(x, t)
+
+    return Bench(case, size, backend, fn, backend=backend,
+                 note="fastopt.book: Adam().update(net.params, net.gradient(x, t)); net.loss(x, t)")
+
+
+#: case family -> builder of fastopt's implementation (``impl`` is the backend)
+BUILDERS: dict[str, Builder] = {"optimizer": _optimizer, "batchnorm": _batchnorm,
+                                "dropout": _dropout, "train": _train,
+                                "book-script": _book_script}
