@@ -4,12 +4,22 @@ A slot is either one user array (viewed as 1-D) or the whole buffer of one dtype
 of a :class:`FlatParams`. Each slot keeps its optimizer state as flat buffers of
 the same length, so per-parameter state is a view too.
 """
+from __future__ import annotations
+
 from collections.abc import Mapping
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._validate import as_grad, check_param
 from .flat import FlatParams
+
+#: What an optimizer takes as ``params``: a FlatParams, a mapping name -> array, a
+#: sequence of arrays, or a sequence of param-group dicts (each with a ``"params"`` key).
+ParamsLike = Union[FlatParams, Mapping, Iterable[NDArray[Any]], Iterable[Mapping]]
+#: :func:`split_groups` output: (group options without ``params``, that group's params)
+GroupSpec = Tuple[Dict[str, Any], Any]
 
 
 class Slot:
@@ -17,27 +27,36 @@ class Slot:
 
     __slots__ = ("names", "arrays", "offsets", "param", "flat", "state", "_workspace")
 
-    def __init__(self, names, arrays, offsets, param, flat=None):
+    names: List[str]
+    arrays: List[NDArray[Any]]
+    offsets: List[int]
+    param: NDArray[Any]
+    flat: Optional[FlatParams]
+    state: Dict[str, NDArray[Any]]
+    _workspace: Optional[NDArray[Any]]
+
+    def __init__(self, names: List[str], arrays: List[NDArray[Any]], offsets: List[int],
+                 param: NDArray[Any], flat: Optional[FlatParams] = None) -> None:
         self.names, self.arrays, self.offsets = names, arrays, offsets
         self.param, self.flat = param, flat
         self.state = {}
         self._workspace = None
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype[Any]:
         return self.param.dtype
 
-    def ensure_state(self, inits):
+    def ensure_state(self, inits: Mapping[str, float]) -> None:
         """Allocate missing state buffers (key -> initial value)."""
         for key, init in inits.items():
             if key not in self.state:
                 self.state[key] = np.full(self.param.shape, init, dtype=self.param.dtype)
 
-    def state_view(self, key, index):
+    def state_view(self, key: str, index: int) -> NDArray[Any]:
         off, arr = self.offsets[index], self.arrays[index]
         return self.state[key][off:off + arr.size].reshape(arr.shape)
 
-    def grad(self, grads):
+    def grad(self, grads: Optional[Mapping[str, Any]]) -> NDArray[Any]:
         """This slot's gradient as one 1-D array (validated; may be a copy)."""
         if self.flat is not None and (grads is None or grads is self.flat.grads):
             return self.flat.grad_buffers[self.param.dtype]
@@ -53,14 +72,14 @@ class Slot:
         return self._workspace
 
 
-def _lookup(grads, name):
+def _lookup(grads: Mapping[str, Any], name: str) -> Any:
     try:
         return grads[name]
     except KeyError:
         raise ValueError(f"grads has no entry for parameter {name!r}") from None
 
 
-def split_groups(params):
+def split_groups(params: ParamsLike) -> List[GroupSpec]:
     """Normalise *params* to a list of (group-dict-without-params, named arrays/FlatParams)."""
     if isinstance(params, (FlatParams, Mapping)):
         return [({}, params)]
@@ -85,12 +104,14 @@ def split_groups(params):
     return [({}, items)]
 
 
-def build_slots(groups):
+def build_slots(groups: List[GroupSpec]) -> List[List[Slot]]:
     """Slots per group from :func:`split_groups` output; checks names and overlap."""
-    all_slots, seen, counter = [], {}, 0
-    spans = []
+    all_slots: List[List[Slot]] = []
+    seen: Dict[str, int] = {}
+    counter = 0
+    spans: List[Tuple[NDArray[Any], str]] = []
     for gi, (_, params) in enumerate(groups):
-        slots = []
+        slots: List[Slot] = []
         if isinstance(params, FlatParams):
             for dt, entries in params.layout.items():
                 names = [e[0] for e in entries]
@@ -123,7 +144,7 @@ def build_slots(groups):
     return all_slots
 
 
-def _check_no_overlap(spans):
+def _check_no_overlap(spans: List[Tuple[NDArray[Any], str]]) -> None:
     bounds = []
     for arr, label in spans:
         if arr.size:

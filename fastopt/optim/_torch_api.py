@@ -5,25 +5,46 @@ meanings where fastopt's model allows them; the differences are documented on ea
 method (fastopt holds gradients only for FlatParams groups; state lives in flat
 buffers, so ``state`` is a read-only mapping of live, writeable array views).
 """
+from __future__ import annotations
+
 import contextlib
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Dict, FrozenSet, Iterable,
+                    List, Optional)
 
 import numpy as np
+from numpy.typing import NDArray
 
-from ._slots import _check_no_overlap, build_slots
+from ._slots import Slot, _check_no_overlap, build_slots
 from .flat import FlatParams
 
 
 class TorchOptimizerAPI:
     """Mixin of :class:`fastopt.optim.Optimizer`: torch.optim's remaining methods."""
 
-    def _locked(self):
+    # what the mixin uses of Optimizer (declarations for the type checker only)
+    defaults: Dict[str, Any]
+    param_groups: List[Dict[str, Any]]
+    group_state: List[Dict[str, Any]]
+    _slots: List[List[Slot]]
+    _validated: List[Dict[str, Any]]
+    _names_cache: Optional[FrozenSet[str]]
+
+    if TYPE_CHECKING:
+        def _validate_group(self, group: Mapping[str, Any], where: str) -> Dict[str, Any]: ...
+        def _state_init(self, group: Dict[str, Any]) -> Dict[str, float]: ...
+        def _initial_group_state(self) -> Dict[str, Any]: ...
+        def _names_set(self) -> FrozenSet[str]: ...
+        def param_names(self) -> List[str]: ...
+        def step(self, grads: Any = None, closure: Optional[Callable[[], Any]] = None) -> Any: ...
+
+    def _locked(self) -> ContextManager[Any]:
         lock = getattr(self, "_lock", None)
         return lock if lock is not None else contextlib.nullcontext()
 
     # ----------------------------------------------------------------- zero_grad
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Zero the gradients fastopt holds for this optimizer's parameters.
 
         fastopt holds gradients for FlatParams groups (``flat.grads``, and so for
@@ -41,7 +62,7 @@ class TorchOptimizerAPI:
         """
         if not isinstance(set_to_none, (bool, np.bool_)):
             raise TypeError(f"set_to_none must be a bool, got {type(set_to_none).__name__}")
-        seen = set()
+        seen: set = set()
         for slots in self._slots:
             for slot in slots:
                 if slot.flat is not None and id(slot.flat) not in seen:
@@ -49,7 +70,7 @@ class TorchOptimizerAPI:
                     slot.flat.zero_grad()
 
     # ----------------------------------------------------------------- add_param_group
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: Mapping[str, Any]) -> None:
         """Add a group of parameters, as ``torch.optim.Optimizer.add_param_group``.
 
         Parameters
@@ -76,7 +97,7 @@ class TorchOptimizerAPI:
             gi = len(self.param_groups)
             where = f"param_groups[{gi}]"
             options = {k: v for k, v in param_group.items() if k != "params"}
-            params = param_group["params"]
+            params: Any = param_group["params"]
             if isinstance(params, np.ndarray):
                 params = [params]
             if not isinstance(params, (Mapping, FlatParams)):
@@ -115,7 +136,7 @@ class TorchOptimizerAPI:
 
     # ----------------------------------------------------------------- state
     @property
-    def state(self):
+    def state(self) -> Mapping[str, Mapping[str, Any]]:
         """Per-parameter optimizer state, as ``torch.optim.Optimizer.state``.
 
         A read-only mapping ``name -> {key: array, ..., "step": int}`` whose arrays
@@ -125,18 +146,19 @@ class TorchOptimizerAPI:
         kernels read the buffers, not this mapping. ``"step"`` is the parameter's
         group's update count (a copy). Keys are parameter names, not tensors.
         """
-        out = {}
+        out: Dict[str, Mapping[str, Any]] = {}
         for gi, slots in enumerate(self._slots):
             step = self.group_state[gi]["step"]
             for slot in slots:
                 for index, name in enumerate(slot.names):
-                    entry = {key: slot.state_view(key, index) for key in sorted(slot.state)}
+                    entry: Dict[str, Any] = {key: slot.state_view(key, index)
+                                             for key in sorted(slot.state)}
                     entry["step"] = step
                     out[name] = MappingProxyType(entry)
         return MappingProxyType(out)
 
     # ----------------------------------------------------------------- closure
-    def _step_closure(self, grads, closure):
+    def _step_closure(self, grads: Any, closure: Optional[Callable[[], Any]]) -> Any:
         """``step(closure)``: call the closure, step on its gradients, return its loss."""
         if closure is None:
             closure, grads = grads, None
@@ -156,11 +178,11 @@ class TorchOptimizerAPI:
         self.step(grads)
         return loss
 
-    def _repr_groups(self):
+    def _repr_groups(self) -> str:
         """``name(N params; hyperparameters)``, from the live param_groups."""
         groups = self.param_groups
 
-        def opts(group, skip=()):
+        def opts(group: Dict[str, Any], skip: Iterable[str] = ()) -> str:
             return ", ".join(f"{k}={v!r}" for k, v in group.items() if k != "params" and k not in skip)
         head = f"{type(self).__name__}({len(self.param_names())} params; {opts(groups[0])}"
         for gi, group in enumerate(groups[1:], 1):

@@ -1,14 +1,19 @@
 """Adam and kin: Adam (standard and the book's form), AdamW, AMSGrad, Adamax, NAdam."""
+from __future__ import annotations
+
 import math
+from typing import Any, Dict, Mapping, Tuple, Union
 
 from .._validate import check_betas, check_bool, check_choice
-from .optimizer import Optimizer, _check_nonneg, _check_positive
+from ._slots import ParamsLike
+from .optimizer import Group, Optimizer, _check_nonneg, _check_positive
+from .schedules import Schedule
 from .sgd import _doc
 
 ADAM_VARIANTS = ("standard", "book")
 
 
-def _check_variant(name, value):
+def _check_variant(name: str, value: Any) -> str:
     return check_choice(name, value, ADAM_VARIANTS)
 
 
@@ -37,10 +42,18 @@ class Adam(Optimizer):
     With ``amsgrad=True`` the denominator uses the running maximum of v.
 
     lr : float or Schedule, default 1e-3
+        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
+        count.
     betas : (float, float), default (0.9, 0.999)
+        (β₁, β₂): decay rates of the running averages m (of g) and v (of g²).
     eps : float, default 1e-8
+        ε, added to the denominator for numerical stability; the update rule above shows where
+        it sits.
     amsgrad : bool, default False
+        Divide by the running maximum of v instead of v (AMSGrad).
     variant : {"standard", "book"}, default "standard"
+        ``"standard"`` (PyTorch's form) or ``"book"`` (the book's: ε on the uncorrected √v, the
+        bias corrections folded into the rate).
     {common}
     """
 
@@ -48,21 +61,24 @@ class Adam(Optimizer):
                        "variant": _check_variant}
     kernel, kernel_state = "adam", ("m", "v", "v_max")
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, variant="standard", decoupled_weight_decay=False,
-                 maximize=False, **options):
+    def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 1e-3,
+                 betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, variant: str = "standard",
+                 decoupled_weight_decay: bool = False, maximize: bool = False,
+                 **options: Any) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, variant=variant,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize), **options)
 
-    def _state_init(self, group):
+    def _state_init(self, group: Group) -> Dict[str, float]:
         state = {"m": 0.0, "v": 0.0}
         if group["amsgrad"]:
             state["v_max"] = 0.0
         return state
 
-    def _scalars(self, group, lr, step, gstate):
+    def _scalars(self, group: Group, lr: float, step: int,
+                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
         beta1, beta2 = group["betas"]
         if group["variant"] == "book":
             # the book: lr_t = lr·√(1−β₂ᵗ)/(1−β₁ᵗ), computed in this order
@@ -79,8 +95,10 @@ class AdamW(Adam):
     Takes the arguments of :class:`Adam`.
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, variant="standard", maximize=False, **options):
+    def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 1e-3,
+                 betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, variant: str = "standard",
+                 maximize: bool = False, **options: Any) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, variant=variant,
                          decoupled_weight_decay=True, maximize=maximize, **options)
 
@@ -91,7 +109,9 @@ class AMSGrad(Adam):
     Takes the arguments of :class:`Adam`.
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, **kw):
+    def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 1e-3,
+                 betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, **kw: Any) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad=True, **kw)
 
 
@@ -105,24 +125,32 @@ class Adamax(Optimizer):
         \theta_t = \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\frac{m_t}{u_t}
 
     lr : float or Schedule, default 2e-3
+        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
+        count.
     betas : (float, float), default (0.9, 0.999)
+        (β₁, β₂): decay rates of the running average m (of g) and of the infinity norm u.
     eps : float, default 1e-8
+        ε, added to the denominator for numerical stability; the update rule above shows where
+        it sits.
     {common}
     """
 
     hyperparameters = {"betas": check_betas, "eps": _check_positive}
     kernel, kernel_state = "adamax", ("m", "u")
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
-                 decoupled_weight_decay=False, maximize=False, **options):
+    def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 2e-3,
+                 betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, *, decoupled_weight_decay: bool = False,
+                 maximize: bool = False, **options: Any) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize), **options)
 
-    def _state_init(self, group):
+    def _state_init(self, group: Group) -> Dict[str, float]:
         return {"m": 0.0, "u": 0.0}
 
-    def _scalars(self, group, lr, step, gstate):
+    def _scalars(self, group: Group, lr: float, step: int,
+                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
         beta1, beta2 = group["betas"]
         return (1 - beta1, beta2, group["eps"], lr / (1 - beta1 ** step)), {}
 
@@ -142,9 +170,15 @@ class NAdam(Optimizer):
     with m, v as in :class:`Adam`. Π_t is part of the saved state.
 
     lr : float or Schedule, default 2e-3
+        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
+        count.
     betas : (float, float), default (0.9, 0.999)
+        (β₁, β₂): decay rates of the running averages m (of g) and v (of g²).
     eps : float, default 1e-8
+        ε, added to the denominator for numerical stability; the update rule above shows where
+        it sits.
     momentum_decay : float, default 4e-3  (ψ)
+        ψ of the momentum schedule μ_t above.
     {common}
     """
 
@@ -152,20 +186,24 @@ class NAdam(Optimizer):
                        "momentum_decay": _check_nonneg}
     kernel, kernel_state = "nadam", ("m", "v")
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 momentum_decay=4e-3, *, decoupled_weight_decay=False, maximize=False, **options):
+    def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 2e-3,
+                 betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum_decay: float = 4e-3, *,
+                 decoupled_weight_decay: bool = False, maximize: bool = False,
+                 **options: Any) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize), **options)
 
-    def _initial_group_state(self):
+    def _initial_group_state(self) -> Dict[str, Any]:
         return {"step": 0, "mu_product": 1.0}
 
-    def _state_init(self, group):
+    def _state_init(self, group: Group) -> Dict[str, float]:
         return {"m": 0.0, "v": 0.0}
 
-    def _scalars(self, group, lr, step, gstate):
+    def _scalars(self, group: Group, lr: float, step: int,
+                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
         beta1, beta2 = group["betas"]
         psi = group["momentum_decay"]
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))

@@ -1,10 +1,16 @@
 """Per-element adaptive rates without momentum of the mean: Adagrad, RMSprop, Adadelta."""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Tuple, Union
+
 from .._validate import check_bool, check_float
-from .optimizer import Optimizer, _check_nonneg, _check_positive
+from ._slots import ParamsLike
+from .optimizer import Group, Optimizer, _check_nonneg, _check_positive
+from .schedules import Schedule
 from .sgd import _doc
 
 
-def _check_rho(name, value):
+def _check_rho(name: str, value: Any) -> float:
     return check_float(name, value, low=0.0, high=1.0)
 
 
@@ -21,9 +27,15 @@ class Adagrad(Optimizer):
     The book's ``AdaGrad`` is this with ``eps=1e-7``.
 
     lr : float or Schedule, default 0.01
+        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
+        count.
     lr_decay : float, default 0
+        Learning-rate decay: η_t = η / (1 + (t − 1)·lr_decay).
     eps : float, default 1e-10
+        ε, added to the denominator for numerical stability; the update rule above shows where
+        it sits.
     initial_accumulator_value : float, default 0
+        Starting value of the accumulator h of squared gradients.
     {common}
     """
 
@@ -31,18 +43,21 @@ class Adagrad(Optimizer):
                        "initial_accumulator_value": _check_nonneg}
     kernel, kernel_state = "adagrad", ("h",)
 
-    def __init__(self, params, lr=0.01, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10, *, decoupled_weight_decay=False,
-                 maximize=False, **options):
+    def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 0.01,
+                 lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10, *, decoupled_weight_decay: bool = False,
+                 maximize: bool = False, **options: Any) -> None:
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
                                       eps=eps, decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize), **options)
 
-    def _state_init(self, group):
+    def _state_init(self, group: Group) -> Dict[str, float]:
         return {"h": group["initial_accumulator_value"]}
 
-    def _scalars(self, group, lr, step, gstate):
+    def _scalars(self, group: Group, lr: float, step: int,
+                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
         return (lr / (1 + (step - 1) * group["lr_decay"]), group["eps"]), {}
 
 
@@ -64,10 +79,18 @@ class RMSprop(Optimizer):
     and ``eps=1e-7`` (added after the square root).
 
     lr : float or Schedule, default 0.01
+        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
+        count.
     alpha : float, default 0.99
+        Smoothing constant α of the running average h of g² (the book's ``decay_rate``).
     eps : float, default 1e-8
+        ε, added to the denominator for numerical stability; the update rule above shows where
+        it sits.
     momentum : float, default 0
+        Momentum factor μ of the buffer b (0: no momentum).
     centered : bool, default False
+        Divide by an estimate of the gradient's variance (h minus the squared running mean of g)
+        instead of h.
     {common}
     """
 
@@ -75,14 +98,16 @@ class RMSprop(Optimizer):
                        "centered": check_bool}
     kernel, kernel_state = "rmsprop", ("h", "grad_avg", "buf")
 
-    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, *, decoupled_weight_decay=False, maximize=False, **options):
+    def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 0.01, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False, *, decoupled_weight_decay: bool = False,
+                 maximize: bool = False, **options: Any) -> None:
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize), **options)
 
-    def _state_init(self, group):
+    def _state_init(self, group: Group) -> Dict[str, float]:
         state = {"h": 0.0}
         if group["centered"]:
             state["grad_avg"] = 0.0
@@ -90,7 +115,8 @@ class RMSprop(Optimizer):
             state["buf"] = 0.0
         return state
 
-    def _scalars(self, group, lr, step, gstate):
+    def _scalars(self, group: Group, lr: float, step: int,
+                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
         alpha = group["alpha"]
         return (alpha, 1 - alpha, lr, group["eps"], group["centered"], group["momentum"],
                 bool(group["momentum"])), {}
@@ -107,23 +133,31 @@ class Adadelta(Optimizer):
         \theta_t = \theta_{t-1} - \eta \Delta_t
 
     lr : float or Schedule, default 1.0
+        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
+        count.
     rho : float, default 0.9
+        Decay rate ρ of the running averages of squared gradients and squared updates.
     eps : float, default 1e-6
+        ε, added to the denominator for numerical stability; the update rule above shows where
+        it sits.
     {common}
     """
 
     hyperparameters = {"rho": _check_rho, "eps": _check_positive}
     kernel, kernel_state = "adadelta", ("h", "acc_delta")
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *,
-                 decoupled_weight_decay=False, maximize=False, **options):
+    def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 1.0,
+                 rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0, *, decoupled_weight_decay: bool = False,
+                 maximize: bool = False, **options: Any) -> None:
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize), **options)
 
-    def _state_init(self, group):
+    def _state_init(self, group: Group) -> Dict[str, float]:
         return {"h": 0.0, "acc_delta": 0.0}
 
-    def _scalars(self, group, lr, step, gstate):
+    def _scalars(self, group: Group, lr: float, step: int,
+                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
         rho = group["rho"]
         return (rho, 1 - rho, group["eps"], lr), {}

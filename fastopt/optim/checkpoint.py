@@ -7,11 +7,22 @@ the optimizer and parameters before any array is inflated, so only arrays of the
 expected shapes, plus at most :data:`MAX_EXTRA_BYTES` of arrays in ``extra``,
 are ever read.
 """
+from __future__ import annotations
+
+import os
 from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .checkpoint_io import read_tree, write_tree
+
+if TYPE_CHECKING:
+    from .optimizer import Optimizer
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 CHECKPOINT_KIND = "fastopt.optimizer-checkpoint"
 #: Most bytes the arrays saved in a checkpoint's ``extra`` may declare in all
@@ -20,7 +31,7 @@ MAX_EXTRA_BYTES = 64 * 2**20
 _KEYS = ("kind", "optimizer", "params", "extra")
 
 
-def _named_arrays(params):
+def _named_arrays(params: Any) -> Dict[str, NDArray[Any]]:
     """*params* as a dict name -> ndarray; TypeError naming ``params`` otherwise."""
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a mapping of name -> numpy.ndarray, "
@@ -32,7 +43,9 @@ def _named_arrays(params):
     return dict(params)
 
 
-def save_checkpoint(path, optimizer, params=None, *, extra=None):
+def save_checkpoint(path: PathLike, optimizer: Optimizer,
+                    params: Optional[Mapping[str, NDArray[Any]]] = None, *,
+                    extra: Optional[Dict[str, Any]] = None) -> Path:
     """Write *optimizer*'s state and the parameters to *path* (``.npz``).
 
     Parameters
@@ -56,13 +69,14 @@ def save_checkpoint(path, optimizer, params=None, *, extra=None):
     return write_tree(path, tree)
 
 
-def _array_bytes(node):
+def _array_bytes(node: Any) -> int:
     if isinstance(node, np.ndarray):
         return node.nbytes
     return sum(_array_bytes(v) for v in node.values()) if isinstance(node, dict) else 0
 
 
-def _check_tree(path, tree, optimizer, params, strict):
+def _check_tree(path: PathLike, tree: Any, optimizer: Optimizer,
+                params: Mapping[str, NDArray[Any]], strict: bool) -> Callable[[], None]:
     """Validate a checkpoint tree (arrays may be placeholders); return the optimizer's commit."""
     if not isinstance(tree, dict) or tree.get("kind") != CHECKPOINT_KIND:
         raise ValueError(f"{path} is not a fastopt optimizer checkpoint")
@@ -96,7 +110,10 @@ def _check_tree(path, tree, optimizer, params, strict):
         raise type(exc)(f"{path}: {exc}") from None
 
 
-def load_checkpoint(path, optimizer, params=None, *, strict=True, check_extra=None):
+def load_checkpoint(path: PathLike, optimizer: Optimizer,
+                    params: Optional[Mapping[str, NDArray[Any]]] = None, *, strict: bool = True,
+                    check_extra: Optional[Callable[[Dict[str, Any]], Any]] = None
+                    ) -> Dict[str, Any]:
     """Restore a checkpoint written by :func:`save_checkpoint`, in place.
 
     Parameter values are copied into the existing arrays (views stay valid).

@@ -31,6 +31,8 @@ JSON arrays/objects; every array's size is known from the metadata (checked
 against its ``.npy`` header and its zip entry) before any of its data is
 inflated, and a ``check`` callback can refuse the file from that skeleton.
 """
+from __future__ import annotations
+
 import contextlib
 import json
 import math
@@ -42,6 +44,7 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -191,7 +194,8 @@ def _remove_stale_temporaries(target):
             os.unlink(target.parent / name)
 
 
-def write_tree(path, tree, *, compress=False):
+def write_tree(path: Union[str, "os.PathLike[str]"], tree: Mapping[str, Any], *,
+               compress: bool = False) -> Path:
     """Write a nested tree of arrays and JSON values to one ``.npz`` file, atomically.
 
     Parameters
@@ -229,7 +233,7 @@ def write_tree(path, tree, *, compress=False):
     """
     if not isinstance(tree, dict):
         raise TypeError(f"tree must be a dict, got {type(tree).__name__}")
-    arrays = []
+    arrays: List[Tuple[Tuple[Any, ...], np.ndarray]] = []
     skeleton = _split(tree, (), arrays)
     entries = [{"key": _flat_key(p), "path": list(p), "dtype": a.dtype.str, "shape": list(a.shape)}
                for p, a in arrays]
@@ -420,7 +424,9 @@ _CORRUPT = (_Invalid, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueEr
             struct.error, NotImplementedError, RuntimeError, OverflowError, MemoryError)
 
 
-def read_tree(path, *, max_bytes=None, max_meta_bytes=None, check=None):
+def read_tree(path: Union[str, "os.PathLike[str]"], *, max_bytes: Optional[int] = None,
+              max_meta_bytes: Optional[int] = None,
+              check: Optional[Callable[[Dict[str, Any]], Any]] = None) -> Dict[str, Any]:
     """Read a tree written by :func:`write_tree`, verifying it against its metadata.
 
     Parameters

@@ -5,14 +5,18 @@ model with one kernel call per dtype instead of one per tensor. Gradients get
 the same layout (``flat.grads``): write each gradient into its view in place and
 call ``opt.step()`` with no argument.
 """
-from collections.abc import Mapping
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .._validate import FLOAT_DTYPES
 
 
-class FlatParams(Mapping):
+class FlatParams(Mapping[str, NDArray[Any]]):
     """Parameters (and their gradients) stored in one flat buffer per dtype.
 
     Parameters
@@ -39,14 +43,20 @@ class FlatParams(Mapping):
     >>> opt = fastopt.optim.SGD(flat, lr=0.1); opt.step()
     """
 
-    def __init__(self, params, *, dtype=None):
+    layout: Dict[np.dtype[Any], List[Tuple[str, int, int, Tuple[int, ...]]]]
+    buffers: Dict[np.dtype[Any], NDArray[Any]]
+    grad_buffers: Dict[np.dtype[Any], NDArray[Any]]
+    grads: Dict[str, NDArray[Any]]
+
+    def __init__(self, params: Union[Mapping[str, ArrayLike], Sequence[ArrayLike]], *,
+                 dtype: Optional[DTypeLike] = None) -> None:
         items = list(params.items()) if isinstance(params, Mapping) else \
             [(str(i), a) for i, a in enumerate(params)]
         if not items:
             raise ValueError("params must not be empty")
         if dtype is not None and np.dtype(dtype) not in FLOAT_DTYPES:
             raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
-        arrays = {}
+        arrays: Dict[str, NDArray[Any]] = {}
         for name, value in items:
             if not isinstance(name, str):
                 raise TypeError(f"parameter names must be str, got {name!r}")
@@ -64,7 +74,8 @@ class FlatParams(Mapping):
             offset = entries[-1][1] + entries[-1][2] if entries else 0
             entries.append((name, offset, arr.size, arr.shape))
         self.buffers, self.grad_buffers = {}, {}
-        views, grads = {}, {}
+        views: Dict[str, NDArray[Any]] = {}
+        grads: Dict[str, NDArray[Any]] = {}
         for dt, entries in self.layout.items():
             total = entries[-1][1] + entries[-1][2]
             buf = self.buffers[dt] = np.empty(total, dtype=dt)
@@ -77,14 +88,15 @@ class FlatParams(Mapping):
         self.grads = {name: grads[name] for name in arrays}
 
     @classmethod
-    def zeros(cls, shapes, dtype=np.float64):
+    def zeros(cls, shapes: Mapping[str, Union[int, Tuple[int, ...]]],
+              dtype: DTypeLike = np.float64) -> FlatParams:
         """Zero parameters of the given shapes (mapping name -> shape)."""
         return cls({name: np.zeros(shape, dtype=dtype) for name, shape in shapes.items()})
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> NDArray[Any]:
         return self._views[name]
 
-    def __setitem__(self, name, value):
+    def __setitem__(self, name: str, value: ArrayLike) -> None:
         """Copy *value* into the view (the view itself is never replaced).
 
         This keeps code written for plain dicts working in place, e.g. the
@@ -94,17 +106,17 @@ class FlatParams(Mapping):
         if value is not view:
             np.copyto(view, value, casting="same_kind")
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._views)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._views)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Set every gradient to zero (in place)."""
         for gbuf in self.grad_buffers.values():
             gbuf.fill(0)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         sizes = ", ".join(f"{dt}: {buf.size}" for dt, buf in self.buffers.items())
         return f"FlatParams({len(self)} arrays; {sizes})"

@@ -26,11 +26,15 @@ the order of ``optimizer.step()`` and ``scheduler.step()``.
 ...     train_one_epoch(opt)          # opt.step(grads) per batch
 ...     sched.step()
 """
+from __future__ import annotations
+
 import bisect
 import copy
 import math
 import numbers
 from collections import Counter
+from typing import (Any, Callable, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
 from .optimizer import Optimizer
 from .schedules import Schedule
@@ -39,7 +43,7 @@ __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ConstantLR", "Li
            "ExponentialLR", "CosineAnnealingLR", "SequentialLR", "ReduceLROnPlateau", "OneCycleLR"]
 
 
-def _check_optimizer(optimizer):
+def _check_optimizer(optimizer: Any) -> None:
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a fastopt.optim.Optimizer, got {type(optimizer).__name__}")
     for gi, group in enumerate(optimizer.param_groups):
@@ -50,14 +54,14 @@ def _check_optimizer(optimizer):
                             "sets the rate: use one or the other)")
 
 
-def _initial_lrs(optimizer):
+def _initial_lrs(optimizer: Optimizer) -> List[float]:
     """torch's ``group["initial_lr"]``: each group's rate when its first scheduler was built.
 
     Kept on the optimizer (fastopt's groups take only hyperparameters) and shared by
     the schedulers of one optimizer, so a later scheduler (in ``SequentialLR``, or
     chained) starts from the same base rates as torch's.
     """
-    initial = optimizer.__dict__.setdefault("_scheduler_initial_lrs", [])
+    initial: List[float] = optimizer.__dict__.setdefault("_scheduler_initial_lrs", [])
     groups = optimizer.param_groups
     del initial[len(groups):]
     for group in groups[len(initial):]:
@@ -65,16 +69,18 @@ def _initial_lrs(optimizer):
     return initial
 
 
-def _positive_int(name, value, low=1):
+def _positive_int(name: str, value: Any, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     return int(value)
 
 
-def _real(name, value, low=None, high=None):
+def _real(name: str, value: Any, low: Optional[float] = None,
+          high: Optional[float] = None) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
+    # numbers.Real declares no comparison with float
+    if (low is not None and value < low) or (high is not None and value > high):  # type: ignore[operator]
         raise ValueError(f"{name} must lie in [{low}, {high}], got {value!r}")
     return float(value)
 
@@ -98,8 +104,14 @@ class LRScheduler:
     """
 
     _is_initial = False
+    optimizer: Optimizer
+    base_lrs: List[float]
+    last_epoch: int
+    _step_count: int
+    _last_lr: List[float]
 
-    def __init__(self, optimizer, last_epoch=-1, *, _base_lrs=None):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1, *,
+                 _base_lrs: Optional[Sequence[float]] = None) -> None:
         _check_optimizer(optimizer)
         if last_epoch != -1:
             raise ValueError("last_epoch must be -1 (fastopt keeps initial rates in the scheduler; "
@@ -112,7 +124,7 @@ class LRScheduler:
         self.last_epoch = -1
         self._initial_step()
 
-    def _initial_step(self):
+    def _initial_step(self) -> None:
         self._step_count = 0
         self._is_initial = True
         try:
@@ -120,27 +132,27 @@ class LRScheduler:
         finally:
             self._is_initial = False
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         """The next rates (chainable form: from the groups' current rates)."""
         raise NotImplementedError
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> List[float]:
         """The rates the last :meth:`step` set, one per param group."""
         return list(self._last_lr)
 
-    def _groups(self):
+    def _groups(self) -> List[Dict[str, Any]]:
         groups = self.optimizer.param_groups
         if len(groups) != len(self.base_lrs):
             raise ValueError(f"the optimizer has {len(groups)} param groups, the scheduler was built "
                              f"for {len(self.base_lrs)}; build the scheduler after add_param_group")
         return groups
 
-    def step(self, epoch=None):
+    def step(self, epoch: Optional[int] = None) -> None:
         """Advance one step (or set ``last_epoch = epoch``, torch's deprecated form)."""
         self._step_count += 1
         self._update_lr(epoch)
 
-    def _update_lr(self, epoch=None):
+    def _update_lr(self, epoch: Optional[int] = None) -> None:
         groups = self._groups()
         if epoch is None:
             self.last_epoch += 1
@@ -153,17 +165,17 @@ class LRScheduler:
             group["lr"] = lr
         self._last_lr = [g["lr"] for g in groups]
 
-    def _current(self):
+    def _current(self) -> List[float]:
         return [g["lr"] for g in self._groups()]
 
     # ------------------------------------------------------------------ state
-    _transient = ("optimizer",)
+    _transient: ClassVar[Tuple[str, ...]] = ("optimizer",)
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         """The scheduler's state (plain values; no optimizer, no callables)."""
         return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in self._transient}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict` (the keys must be this scheduler's)."""
         if not isinstance(state_dict, dict):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
@@ -177,20 +189,23 @@ class LRScheduler:
                              "optimizer")
         self.__dict__.update(copy.deepcopy(state_dict))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         keys = [k for k in self._repr_keys if hasattr(self, k)]
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in keys)
         return f"{type(self).__name__}({args}{', ' if args else ''}last_epoch={self.last_epoch})"
 
-    _repr_keys = ()
+    _repr_keys: ClassVar[Tuple[str, ...]] = ()
 
 
 class LambdaLR(LRScheduler):
     """``lr = base_lr · lr_lambda(epoch)`` (one function, or one per group)."""
 
-    _transient = ("optimizer", "lr_lambdas")
+    _transient: ClassVar[Tuple[str, ...]] = ("optimizer", "lr_lambdas")
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Union[Callable[[int], float], List[Callable[[int], float]],
+                                  Tuple[Callable[[int], float], ...]],
+                 last_epoch: int = -1) -> None:
         n = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
         lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
         if len(lambdas) != n or not all(callable(f) for f in lambdas):
@@ -198,7 +213,7 @@ class LambdaLR(LRScheduler):
         self.lr_lambdas = lambdas
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         return [base * f(self.last_epoch) for f, base in zip(self.lr_lambdas, self.base_lrs)]
 
 
@@ -208,19 +223,20 @@ class StepLR(LRScheduler):
     ``lr_e = base_lr · gamma^⌊e / step_size⌋``.
     """
 
-    _repr_keys = ("step_size", "gamma")
+    _repr_keys: ClassVar[Tuple[str, ...]] = ("step_size", "gamma")
 
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         self.step_size = _positive_int("step_size", step_size)
         self.gamma = _real("gamma", gamma, low=0.0)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._current()
         return [lr * self.gamma for lr in self._current()]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> List[float]:
         return [b * self.gamma ** (self.last_epoch // self.step_size) for b in self.base_lrs]
 
 
@@ -230,24 +246,25 @@ class MultiStepLR(LRScheduler):
     ``lr_e = base_lr · gamma^{#milestones ≤ e}``.
     """
 
-    _repr_keys = ("milestones", "gamma")
+    _repr_keys: ClassVar[Tuple[str, ...]] = ("milestones", "gamma")
 
-    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         ms = [_positive_int("milestones[i]", m, low=0) for m in milestones]
         self.milestones = dict(Counter(ms))
         self.gamma = _real("gamma", gamma, low=0.0)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self.last_epoch not in self.milestones:
             return self._current()
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._current()]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> List[float]:
         ms = sorted(Counter(self.milestones).elements())
         return [b * self.gamma ** bisect.bisect_right(ms, self.last_epoch) for b in self.base_lrs]
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         state = dict(state_dict)
         if isinstance(state.get("milestones"), dict):  # JSON turns int keys into strings
             state["milestones"] = {int(k): v for k, v in state["milestones"].items()}
@@ -257,21 +274,22 @@ class MultiStepLR(LRScheduler):
 class ConstantLR(LRScheduler):
     """``base_lr · factor`` for the first ``total_iters`` steps, then ``base_lr``."""
 
-    _repr_keys = ("factor", "total_iters")
+    _repr_keys: ClassVar[Tuple[str, ...]] = ("factor", "total_iters")
 
-    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
         self.factor = _real("factor", factor, low=0.0, high=1.0)
         self.total_iters = _positive_int("total_iters", total_iters, low=0)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self.last_epoch == 0:
             return [lr * self.factor for lr in self._current()]
         if self.last_epoch != self.total_iters:
             return self._current()
         return [lr * (1.0 / self.factor) for lr in self._current()]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> List[float]:
         return [b * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
                 for b in self.base_lrs]
 
@@ -282,10 +300,13 @@ class LinearLR(LRScheduler):
     ``lr_e = base_lr · (s + (f − s)·min(e, T)/T)``.
     """
 
-    _repr_keys = ("start_factor", "end_factor", "total_iters")
+    _repr_keys: ClassVar[Tuple[str, ...]] = ("start_factor", "end_factor", "total_iters")
+    start_factor: float
+    end_factor: float
+    total_iters: int
 
-    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
-                 last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
         if not isinstance(start_factor, numbers.Real) or start_factor > 1.0 or start_factor <= 0:
             raise ValueError("start_factor must be in (0, 1], got %r" % (start_factor,))
         if not isinstance(end_factor, numbers.Real) or end_factor > 1.0 or end_factor < 0:
@@ -294,7 +315,7 @@ class LinearLR(LRScheduler):
         self.total_iters = _positive_int("total_iters", total_iters)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self.last_epoch == 0:
             return [lr * self.start_factor for lr in self._current()]
         if self._is_initial or self.last_epoch > self.total_iters:
@@ -303,7 +324,7 @@ class LinearLR(LRScheduler):
         return [lr * (1.0 + (e - s) / (self.total_iters * s + (self.last_epoch - 1) * (e - s)))
                 for lr in self._current()]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> List[float]:
         s, e = self.start_factor, self.end_factor
         return [b * (s + (e - s) * min(self.total_iters, self.last_epoch) / self.total_iters)
                 for b in self.base_lrs]
@@ -312,18 +333,18 @@ class LinearLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """Multiply the rate by ``gamma`` every step: ``lr_e = base_lr · gamma^e``."""
 
-    _repr_keys = ("gamma",)
+    _repr_keys: ClassVar[Tuple[str, ...]] = ("gamma",)
 
-    def __init__(self, optimizer, gamma, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = _real("gamma", gamma, low=0.0)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self._is_initial:
             return self._current()
         return [lr * self.gamma for lr in self._current()]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> List[float]:
         return [b * self.gamma ** self.last_epoch for b in self.base_lrs]
 
 
@@ -336,14 +357,15 @@ class CosineAnnealingLR(LRScheduler):
     schedulers; past ``T_max`` the rate rises again (period ``2·T_max``), as torch's.
     """
 
-    _repr_keys = ("T_max", "eta_min")
+    _repr_keys: ClassVar[Tuple[str, ...]] = ("T_max", "eta_min")
 
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
         self.T_max = _positive_int("T_max", T_max)
         self.eta_min = _real("eta_min", eta_min, low=0.0)
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         if self._is_initial:
             return self._current()
         e, T, lo = self.last_epoch, self.T_max, self.eta_min
@@ -355,7 +377,7 @@ class CosineAnnealingLR(LRScheduler):
         return [(1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T)) * (lr - lo) + lo
                 for lr in self._current()]
 
-    def _get_closed_form_lr(self):
+    def _get_closed_form_lr(self) -> List[float]:
         e, T, lo = self.last_epoch, self.T_max, self.eta_min
         return [lo + (b - lo) * (1 + math.cos(math.pi * e / T)) / 2 for b in self.base_lrs]
 
@@ -366,9 +388,10 @@ class SequentialLR(LRScheduler):
     Each scheduler starts afresh (from its closed form at 0) at its milestone, as torch's.
     """
 
-    _transient = ("optimizer", "_schedulers")
+    _transient: ClassVar[Tuple[str, ...]] = ("optimizer", "_schedulers")
 
-    def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, schedulers: Iterable[LRScheduler],
+                 milestones: Iterable[int], last_epoch: int = -1) -> None:
         _check_optimizer(optimizer)
         schedulers = list(schedulers)
         if not schedulers:
@@ -397,7 +420,7 @@ class SequentialLR(LRScheduler):
         schedulers[idx]._initial_step()
         self._last_lr = schedulers[idx].get_last_lr()
 
-    def step(self):
+    def step(self) -> None:  # type: ignore[override]  # torch's SequentialLR.step takes no epoch
         """Advance the active scheduler (restarting the next one at its milestone)."""
         self.last_epoch += 1
         idx = bisect.bisect_right(self._milestones, self.last_epoch)
@@ -408,12 +431,12 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         state = super().state_dict()
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         if not isinstance(state_dict, dict) or "_schedulers" not in state_dict:
             raise ValueError("state_dict is not a SequentialLR state (no '_schedulers')")
         subs = state_dict["_schedulers"]
@@ -429,7 +452,7 @@ class SequentialLR(LRScheduler):
             s.load_state_dict(sub)
         self.__dict__.update(copy.deepcopy(rest))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = ", ".join(repr(s) for s in self._schedulers)
         return f"SequentialLR([{inner}], milestones={self._milestones}, last_epoch={self.last_epoch})"
 
@@ -446,10 +469,26 @@ class ReduceLROnPlateau(LRScheduler):
     (:class:`fastopt.optim.ReduceLROnPlateau` is the same rule as a fastopt Schedule.)
     """
 
-    _repr_keys = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown")
+    _repr_keys: ClassVar[Tuple[str, ...]] = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown")
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
-                 threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
+    default_min_lr: Optional[float]
+    min_lrs: List[float]
+    factor: float
+    patience: int
+    cooldown: int
+    eps: float
+    threshold: float
+    mode: str
+    threshold_mode: str
+    mode_worse: float
+    best: float
+    cooldown_counter: int
+    num_bad_epochs: int
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr: Union[float, List[float], Tuple[float, ...]] = 0,
+                 eps: float = 1e-8) -> None:
         _check_optimizer(optimizer)
         if not isinstance(factor, numbers.Real) or not factor < 1.0:
             raise ValueError(f"factor must be < 1.0, got {factor!r}")
@@ -479,10 +518,10 @@ class ReduceLROnPlateau(LRScheduler):
         self.best, self.cooldown_counter, self.num_bad_epochs = self.mode_worse, 0, 0
 
     @property
-    def in_cooldown(self):
+    def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
 
-    def _is_better(self, a, best):
+    def _is_better(self, a: float, best: float) -> bool:
         if self.mode == "min" and self.threshold_mode == "rel":
             return a < best * (1.0 - self.threshold)
         if self.mode == "min":
@@ -491,7 +530,8 @@ class ReduceLROnPlateau(LRScheduler):
             return a > best * (self.threshold + 1.0)
         return a > best + self.threshold
 
-    def step(self, metrics, epoch=None):
+    def step(self, metrics: float,  # type: ignore[override]  # torch's: the metric comes first
+             epoch: Optional[int] = None) -> None:
         """Record this epoch's *metrics* (a number); reduce the rates if it plateaued."""
         current = float(metrics)
         self.last_epoch = self.last_epoch + 1 if epoch is None else _positive_int("epoch", epoch, 0)
@@ -508,7 +548,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.num_bad_epochs = 0
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
-    def _reduce_lr(self):
+    def _reduce_lr(self) -> None:
         groups = self.optimizer.param_groups
         if len(groups) != len(self.min_lrs):
             if self.default_min_lr is None:
@@ -533,12 +573,16 @@ class OneCycleLR(LRScheduler):
     Step it after every batch; stepping past ``total_steps`` raises ``ValueError``.
     """
 
-    _repr_keys = ("total_steps", "pct_start", "anneal_strategy", "cycle_momentum")
+    _repr_keys: ClassVar[Tuple[str, ...]] = ("total_steps", "pct_start", "anneal_strategy", "cycle_momentum")
 
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
-                 pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
-                 max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False,
-                 last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, max_lr: Union[float, Sequence[float]],
+                 total_steps: Optional[int] = None, epochs: Optional[int] = None,
+                 steps_per_epoch: Optional[int] = None, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: Union[float, Sequence[float]] = 0.85,
+                 max_momentum: Union[float, Sequence[float]] = 0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1) -> None:
         _check_optimizer(optimizer)
         if total_steps is not None:
             if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
@@ -582,25 +626,25 @@ class OneCycleLR(LRScheduler):
         super().__init__(optimizer, last_epoch, _base_lrs=[v["initial_lr"] for v in self._values])
 
     @staticmethod
-    def _per_group(name, value, n):
+    def _per_group(name: str, value: Any, n: int) -> List[float]:
         if isinstance(value, (list, tuple)):
             if len(value) != n:
                 raise ValueError(f"expected {n} values for {name}, got {len(value)}")
             return [float(x) for x in value]
         return [float(value)] * n
 
-    def _set_momentum(self, group, m):
+    def _set_momentum(self, group: Dict[str, Any], m: float) -> None:
         if self.use_beta1:
             group["betas"] = (m, *group["betas"][1:])
         else:
             group["momentum"] = m
 
-    def _anneal(self, start, end, pct):
+    def _anneal(self, start: float, end: float, pct: float) -> float:
         if self.anneal_strategy == "cos":
             return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(f"Tried to step {step} times. The specified number of total steps "

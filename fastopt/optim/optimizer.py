@@ -12,17 +12,32 @@ class does everything else in the same order every time:
 
 A failed call therefore changes nothing.
 """
+from __future__ import annotations
+
 import copy
 import math
 import threading
+from typing import (Any, Callable, ClassVar, Dict, FrozenSet, List, Mapping, Optional,
+                    Sequence, Set, Tuple, Union)
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .. import _backend, _threads
 from .._validate import check_bool, check_choice, check_float, check_optional_positive, check_param
-from ._slots import build_slots, split_groups
+from ._slots import ParamsLike, Slot, build_slots, split_groups
 from ._torch_api import TorchOptimizerAPI
+from .flat import FlatParams
 from .schedules import Schedule, schedule_from_config
+
+#: A param group: ``"params"`` (the names) and every hyperparameter.
+Group = Dict[str, Any]
+#: What :meth:`Optimizer.step` takes as gradients.
+GradsLike = Union[Mapping[str, ArrayLike], Sequence[ArrayLike]]
+#: A hyperparameter's check: ``check(name, value) -> value``.
+Check = Callable[[str, Any], Any]
+#: (kernel name, state keys, scalars, group-state updates) of one group's step.
+_GroupCall = Tuple[str, Tuple[str, ...], Tuple[Any, ...], Dict[str, Any]]
 
 NONFINITE_POLICIES = ("propagate", "skip", "raise")
 STATE_FORMAT_VERSION = 1
@@ -33,22 +48,22 @@ class NonFiniteGradientError(ValueError, FloatingPointError):
     """A gradient holds NaN or inf and the optimizer's policy is ``nonfinite="raise"``."""
 
 
-def _check_lr(name, value):
+def _check_lr(name: str, value: Any) -> Union[float, Schedule]:
     if isinstance(value, Schedule):
         return value
     return check_float(name, value, low=0.0)
 
 
-def _check_nonneg(name, value):
+def _check_nonneg(name: str, value: Any) -> float:
     return check_float(name, value, low=0.0)
 
 
-def _check_positive(name, value):
+def _check_positive(name: str, value: Any) -> float:
     return check_float(name, value, low=0.0, low_open=True)
 
 
 #: Hyperparameters every optimizer has, with their checks.
-COMMON_HYPERPARAMETERS = {
+COMMON_HYPERPARAMETERS: Dict[str, Check] = {
     "lr": _check_lr,
     "weight_decay": _check_nonneg,
     "decoupled_weight_decay": check_bool,
@@ -62,14 +77,27 @@ class Optimizer(TorchOptimizerAPI):
     and implement ``_state_init`` and ``_scalars``."""
 
     #: name of the backend kernel this optimizer calls
-    kernel = None
+    kernel: ClassVar[Optional[str]] = None
     #: state buffers passed to the kernel, in order (absent ones as empty arrays)
-    kernel_state = ()
+    kernel_state: ClassVar[Tuple[str, ...]] = ()
     #: extra hyperparameters: name -> check(name, value) -> value
-    hyperparameters = {}
+    hyperparameters: ClassVar[Mapping[str, Check]] = {}
 
-    def __init__(self, params, defaults, *, max_grad_norm=None, clip_value=None,
-                 nonfinite="propagate"):
+    defaults: Group
+    param_groups: List[Group]
+    group_state: List[Dict[str, Any]]
+    max_grad_norm: Optional[float]
+    clip_value: Optional[float]
+    nonfinite: str
+    skipped_steps: int
+    _slots: List[List[Slot]]
+    _validated: List[Group]
+    _checks: Dict[str, Check]
+    _step_post_hooks: Dict[int, Callable[[Optimizer], Any]]
+
+    def __init__(self, params: ParamsLike, defaults: Mapping[str, Any], *,
+                 max_grad_norm: Optional[float] = None, clip_value: Optional[float] = None,
+                 nonfinite: str = "propagate") -> None:
         self.max_grad_norm = check_optional_positive("max_grad_norm", max_grad_norm)
         self.clip_value = check_optional_positive("clip_value", clip_value)
         self.nonfinite = check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
@@ -95,11 +123,12 @@ class Optimizer(TorchOptimizerAPI):
         self._step_post_hooks = {}
 
     # ----------------------------------------------------------------- subclass API
-    def _state_init(self, group):
+    def _state_init(self, group: Group) -> Dict[str, float]:
         """State buffers this group needs: key -> initial value."""
         raise NotImplementedError
 
-    def _scalars(self, group, lr, step, gstate):
+    def _scalars(self, group: Group, lr: float, step: int,
+                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
         """Kernel scalars for update number *step* (1-based) of a group.
 
         Returns ``(scalars, gstate_updates)``: the Python floats/bools passed to
@@ -107,16 +136,17 @@ class Optimizer(TorchOptimizerAPI):
         """
         raise NotImplementedError
 
-    def _kernel_for(self, group):
+    def _kernel_for(self, group: Group) -> Tuple[str, Tuple[str, ...]]:
         """(kernel name, state keys passed to it) for this group."""
-        return self.kernel, self.kernel_state
+        # kernel is None only on this abstract base, whose subclasses set it or override this
+        return self.kernel, self.kernel_state  # type: ignore[return-value]
 
-    def _initial_group_state(self):
+    def _initial_group_state(self) -> Dict[str, Any]:
         return {"step": 0}
 
     # ----------------------------------------------------------------- validation
-    def _validate_group(self, group, where):
-        out = {}
+    def _validate_group(self, group: Mapping[str, Any], where: str) -> Group:
+        out: Group = {}
         for key, value in group.items():
             if key == "params":
                 out[key] = value
@@ -130,7 +160,7 @@ class Optimizer(TorchOptimizerAPI):
             raise ValueError(f"{where}: missing hyperparameter {missing[0]!r}")
         return out
 
-    def _revalidate(self):
+    def _revalidate(self) -> None:
         for gi, group in enumerate(self.param_groups):
             if group != self._validated[gi]:
                 where = f"param_groups[{gi}]"
@@ -143,7 +173,8 @@ class Optimizer(TorchOptimizerAPI):
                     slot.ensure_state(self._state_init(group))
 
     # ----------------------------------------------------------------- stepping
-    def step(self, grads=None, closure=None):
+    def step(self, grads: Union[GradsLike, Callable[[], Any], None] = None,
+             closure: Optional[Callable[[], Any]] = None) -> Any:
         """Update every parameter of every non-frozen group in place.
 
         ``opt.step(closure)`` (torch's form) calls ``closure()`` first and returns
@@ -177,7 +208,7 @@ class Optimizer(TorchOptimizerAPI):
         with self._lock:
             return self._step(grads)
 
-    def _step(self, grads):
+    def _step(self, grads: Any) -> bool:
         self._revalidate()
         grads = self._normalise_grads(grads)
         work = []
@@ -207,7 +238,7 @@ class Optimizer(TorchOptimizerAPI):
             hook(self)
         return True
 
-    def register_step_post_hook(self, hook):
+    def register_step_post_hook(self, hook: Callable[[Optimizer], Any]) -> _HookHandle:
         """Call ``hook(optimizer)`` after every step that updated the parameters.
 
         Hooks run in registration order, after the kernels and the step
@@ -236,7 +267,7 @@ class Optimizer(TorchOptimizerAPI):
             raise TypeError(f"hook must be callable, got {type(hook).__name__}")
         return _HookHandle(self._step_post_hooks, hook)
 
-    def _group_call(self, gi, gscale, clip):
+    def _group_call(self, gi: int, gscale: float, clip: float) -> _GroupCall:
         group, gstate = self.param_groups[gi], self.group_state[gi]
         step = gstate["step"] + 1
         lr = self.lr_at(gi, step - 1)
@@ -252,7 +283,7 @@ class Optimizer(TorchOptimizerAPI):
         kernel, keys = self._kernel_for(group)
         return kernel, keys, tuple(scalars) + tail, {**updates, "step": step}
 
-    def _normalise_grads(self, grads):
+    def _normalise_grads(self, grads: Any) -> Optional[Mapping[str, Any]]:
         if grads is None or hasattr(grads, "keys"):
             if grads is not None and not all(slot.flat is not None and grads is slot.flat.grads
                                              for slots in self._slots for slot in slots):
@@ -269,7 +300,8 @@ class Optimizer(TorchOptimizerAPI):
                              f"{len(names)} parameters")
         return dict(zip(names, grads))
 
-    def _grad_scale(self, backend, work):
+    def _grad_scale(self, backend: Any,
+                    work: Sequence[Tuple[int, Slot, NDArray[Any]]]) -> Optional[float]:
         """Gradient factor from global-norm clipping; None when the step must be skipped."""
         if self.max_grad_norm is None and self.nonfinite == "propagate":
             return 1.0
@@ -292,42 +324,42 @@ class Optimizer(TorchOptimizerAPI):
         return min(self.max_grad_norm / (math.sqrt(total) + 1e-6), 1.0)
 
     # ----------------------------------------------------------------- queries
-    def lr_at(self, group_index, step):
+    def lr_at(self, group_index: int, step: int) -> float:
         """Learning rate group *group_index* uses for its 0-based update *step*."""
         lr = self.param_groups[group_index]["lr"]
         return lr(step) if isinstance(lr, Schedule) else lr
 
-    def get_lr(self):
+    def get_lr(self) -> List[float]:
         """Learning rate of each group for its next update."""
         return [self.lr_at(gi, gs["step"]) for gi, gs in enumerate(self.group_state)]
 
     @property
-    def step_count(self):
+    def step_count(self) -> int:
         """Updates done by the first group (the book's ``iter``)."""
         return self.group_state[0]["step"]
 
-    def param_names(self):
+    def param_names(self) -> List[str]:
         return [n for slots in self._slots for slot in slots for n in slot.names]
 
-    def _names_set(self):
-        names = getattr(self, "_names_cache", None)
+    def _names_set(self) -> FrozenSet[str]:
+        names: Optional[FrozenSet[str]] = getattr(self, "_names_cache", None)
         if names is None:
             names = self._names_cache = frozenset(self.param_names())
         return names
 
-    def _find(self, name):
+    def _find(self, name: str) -> Tuple[Slot, int]:
         for slots in self._slots:
             for slot in slots:
                 if name in slot.names:
                     return slot, slot.names.index(name)
         raise KeyError(f"no parameter named {name!r}")
 
-    def state_view(self, name, key):
+    def state_view(self, name: str, key: str) -> NDArray[Any]:
         """The live state array *key* (e.g. ``"m"``) of parameter *name* (a view)."""
         slot, index = self._find(name)
         return slot.state_view(key, index)
 
-    def _rebind(self, arrays):
+    def _rebind(self, arrays: Mapping[str, NDArray[Any]]) -> None:
         """Point per-array parameters at new arrays of the same names, shapes and dtypes."""
         unknown = set(arrays) - self._names_set()
         if unknown:
@@ -345,7 +377,7 @@ class Optimizer(TorchOptimizerAPI):
                                          f"to {new.dtype}{list(new.shape)}")
                     slot.arrays[0], slot.param = new, new.reshape(-1)
 
-    def _rebind_flat(self, flat):
+    def _rebind_flat(self, flat: FlatParams) -> None:
         """Point FlatParams slots at *flat*, a FlatParams of the same layout (the state stays)."""
         for slots in self._slots:
             for slot in slots:
@@ -356,40 +388,40 @@ class Optimizer(TorchOptimizerAPI):
                 slot.flat, slot.param = flat, flat.buffers[slot.dtype]
                 slot.arrays = [flat[name] for name in slot.names]
 
-    def params(self):
+    def params(self) -> Dict[str, NDArray[Any]]:
         """Parameter arrays by name (the arrays the optimizer updates)."""
         return {n: a for slots in self._slots for slot in slots
                 for n, a in zip(slot.names, slot.arrays)}
 
-    def __getstate__(self):  # a lock cannot be pickled or copied: each copy gets its own
+    def __getstate__(self) -> Dict[str, Any]:  # a lock cannot be pickled or copied: each copy gets its own
         state = self.__dict__.copy()
         del state["_lock"]
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.RLock()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self._repr_groups()  # the live param_groups: edits to them show
 
     # ----------------------------------------------------------------- state
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         """Copy of the optimizer's state: hyperparameters, counters, schedules, buffers.
 
         A nested dict of JSON-compatible values and NumPy arrays (per-parameter
         state arrays have the parameter's shape), as written by
         :func:`fastopt.optim.save_checkpoint`.
         """
-        groups = []
+        groups: List[Dict[str, Any]] = []
         for gi, group in enumerate(self.param_groups):
             hyper = {k: _hyper_to_json(v) for k, v in group.items() if k != "params"}
-            entry = {"params": list(group["params"]), "hyperparameters": hyper,
+            entry: Dict[str, Any] = {"params": list(group["params"]), "hyperparameters": hyper,
                      "state": dict(self.group_state[gi])}
             if isinstance(group["lr"], Schedule):
                 entry["schedule_state"] = copy.deepcopy(group["lr"].state_dict())
             groups.append(entry)
-        state = {}
+        state: Dict[str, Dict[str, NDArray[Any]]] = {}
         for slots in self._slots:
             for slot in slots:
                 for i, name in enumerate(slot.names):
@@ -399,7 +431,7 @@ class Optimizer(TorchOptimizerAPI):
                             "nonfinite": self.nonfinite},
                 "param_groups": groups, "state": state}
 
-    def load_state_dict(self, state_dict, *, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, Any], *, strict: bool = True) -> None:
         """Restore a :meth:`state_dict`. Validates everything before changing anything.
 
         Parameters
@@ -411,7 +443,7 @@ class Optimizer(TorchOptimizerAPI):
         """
         self._prepare_load(state_dict, strict)()
 
-    def _prepare_load(self, sd, strict):
+    def _prepare_load(self, sd: Any, strict: bool) -> Callable[[], None]:
         """Validate *sd*; return a function that commits it (cannot fail)."""
         if not isinstance(sd, dict):
             raise TypeError(f"state_dict must be a dict, got {type(sd).__name__}")
@@ -432,7 +464,9 @@ class Optimizer(TorchOptimizerAPI):
             raise ValueError(f"state_dict['param_groups'] has "
                              f"{len(groups) if isinstance(groups, list) else type(groups).__name__} "
                              f"groups, the optimizer has {len(self.param_groups)}")
-        new_groups, new_gstates, schedule_loads = [], [], []
+        new_groups: List[Group] = []
+        new_gstates: List[Dict[str, Any]] = []
+        schedule_loads: List[Callable[[], None]] = []
         for gi, (saved, group) in enumerate(zip(groups, self.param_groups)):
             where = f"state_dict['param_groups'][{gi}]"
             if not isinstance(saved, dict):
@@ -463,7 +497,7 @@ class Optimizer(TorchOptimizerAPI):
                              "adopt the saved settings):\n  " + "\n  ".join(probs))
         copies = self._check_state_arrays(sd["state"], new_groups)
 
-        def commit():
+        def commit() -> None:
             for gi, checked in enumerate(new_groups):
                 self.param_groups[gi].clear()
                 self.param_groups[gi].update(checked)
@@ -487,11 +521,12 @@ class Optimizer(TorchOptimizerAPI):
             check_choice("nonfinite", options["nonfinite"], NONFINITE_POLICIES)
         return commit
 
-    def _check_state_arrays(self, state, new_groups):
+    def _check_state_arrays(self, state: Any, new_groups: List[Group]
+                            ) -> List[Tuple[Slot, str, int, NDArray[Any]]]:
         if not isinstance(state, dict):
             raise TypeError("state_dict['state'] must be a dict")
         _expect_keys(state, set(self.param_names()), "state_dict['state']")
-        copies = []
+        copies: List[Tuple[Slot, str, int, NDArray[Any]]] = []
         for gi, slots in enumerate(self._slots):
             expected = set(self._state_init(new_groups[gi]))
             for slot in slots:
@@ -512,7 +547,7 @@ class Optimizer(TorchOptimizerAPI):
         return copies
 
 
-def _unaliased(g, slot):
+def _unaliased(g: NDArray[Any], slot: Slot) -> NDArray[Any]:
     """*g*, or a copy of it if it shares memory with the slot's parameter or state.
 
     Only a per-array slot can receive such a gradient (a FlatParams slot's
@@ -529,16 +564,18 @@ class _HookHandle:
 
     _next_id = 0
 
-    def __init__(self, hooks, hook):
+    def __init__(self, hooks: Dict[int, Callable[[Optimizer], Any]],
+                 hook: Callable[[Optimizer], Any]) -> None:
         self._hooks, self.id = hooks, _HookHandle._next_id
         _HookHandle._next_id += 1
         hooks[self.id] = hook
 
-    def remove(self):
+    def remove(self) -> None:
         self._hooks.pop(self.id, None)
 
 
-def _expect_keys(mapping, expected, where, optional=frozenset()):
+def _expect_keys(mapping: Any, expected: Set[str], where: str,
+                 optional: Union[Set[str], FrozenSet[str]] = frozenset()) -> None:
     if not isinstance(mapping, dict):
         raise TypeError(f"{where} must be a dict, got {type(mapping).__name__}")
     missing = sorted(expected - set(mapping))
@@ -553,7 +590,7 @@ def _expect_keys(mapping, expected, where, optional=frozenset()):
 MAX_STEP = 2**63 - 1
 
 
-def _check_group_state(gstate, where):
+def _check_group_state(gstate: Mapping[str, Any], where: str) -> Dict[str, Any]:
     """A validated copy of a group's saved counters: ``step`` and (NAdam) ``mu_product``."""
     step = gstate["step"]
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) \
@@ -568,7 +605,7 @@ def _check_group_state(gstate, where):
     return out
 
 
-def _hyper_to_json(value):
+def _hyper_to_json(value: Any) -> Any:
     if isinstance(value, Schedule):
         return {"schedule": value.get_config()}
     if isinstance(value, tuple):
@@ -576,7 +613,8 @@ def _hyper_to_json(value):
     return value
 
 
-def _load_schedule(current, saved, saved_state, where, loads, strict):
+def _load_schedule(current: Any, saved: Mapping[str, Any], saved_state: Any, where: str,
+                   loads: List[Callable[[], None]], strict: bool) -> Schedule:
     """Resolve a saved schedule; queue loading its state into the live object."""
     if set(saved) != {"schedule"}:
         raise ValueError(f"{where}['hyperparameters']['lr'] must be a number or {{'schedule': config}}")

@@ -14,10 +14,13 @@ Every schedule can be saved and rebuilt::
 
 Only the standard library is used.
 """
+from __future__ import annotations
+
 import bisect
 import inspect
 import math
 import numbers
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Type, Union
 
 __all__ = [
     "Schedule",
@@ -35,12 +38,13 @@ __all__ = [
 
 
 # --------------------------------------------------------------- validation
-def _is_bool(value):
+def _is_bool(value: Any) -> bool:
     # numpy.bool_ is not a numbers.Real, but reject it by name without importing numpy
     return isinstance(value, bool) or type(value).__name__ in ("bool_", "bool")
 
 
-def _real(name, value, *, low=None, low_open=False, high=None, high_open=False):
+def _real(name: str, value: Any, *, low: Optional[float] = None, low_open: bool = False,
+          high: Optional[float] = None, high_open: bool = False) -> float:
     """A finite real number (bool rejected) within bounds, as a Python float."""
     if _is_bool(value) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
@@ -64,7 +68,7 @@ MAX_INT = 2**63 - 1
 MAX_NESTING = 32
 
 
-def _integer(name, value, minimum):
+def _integer(name: str, value: Any, minimum: int) -> int:
     """An integer (bool rejected) in [minimum, MAX_INT], as a Python int."""
     if _is_bool(value) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -75,13 +79,13 @@ def _integer(name, value, minimum):
     return value
 
 
-def _choice(name, value, choices):
+def _choice(name: str, value: Any, choices: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
 
 
-def _check_state(state, keys, owner):
+def _check_state(state: Any, keys: Sequence[str], owner: str) -> None:
     """*state* must be a dict with exactly *keys*; the error names the bad key."""
     if not isinstance(state, dict):
         raise TypeError(f"state for {owner} must be a dict, got {type(state).__name__}")
@@ -105,34 +109,34 @@ class Schedule:
 
     stateful = False
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         """Learning rate (a Python float) for the update with 0-based index *step*."""
         return float(self._value(_integer("step", step, 0)))
 
-    def _value(self, step):
+    def _value(self, step: int) -> float:
         raise NotImplementedError(f"{type(self).__name__} does not implement _value")
 
-    def _params(self):
+    def _params(self) -> Dict[str, Any]:
         raise NotImplementedError(f"{type(self).__name__} does not implement _params")
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         """Constructor arguments plus ``"name"``; JSON-serialisable."""
         return {"name": type(self).__name__, **self._params()}
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         """Mutable state; JSON-serialisable. Empty for pure schedules."""
         return {}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict` output; ValueError names a bad key."""
         _check_state(state, (), type(self).__name__)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
         return f"{type(self).__name__}({args})"
 
 
-def as_schedule(value, name="lr"):
+def as_schedule(value: Union[float, Schedule], name: str = "lr") -> Schedule:
     """A Schedule as is; a real number as :class:`Constant`; else TypeError naming *name*."""
     if isinstance(value, Schedule):
         return value
@@ -153,13 +157,13 @@ class Constant(Schedule):
         Learning rate, finite and >= 0.
     """
 
-    def __init__(self, lr):
+    def __init__(self, lr: float) -> None:
         self.lr = _real("lr", lr, low=0.0)
 
-    def _value(self, step):
+    def _value(self, step: int) -> float:
         return self.lr
 
-    def _params(self):
+    def _params(self) -> Dict[str, Any]:
         return {"lr": self.lr}
 
 
@@ -180,15 +184,15 @@ class StepDecay(Schedule):
         Multiplicative factor, finite and > 0 (> 1 grows the rate).
     """
 
-    def __init__(self, lr, step_size, gamma=0.1):
+    def __init__(self, lr: float, step_size: int, gamma: float = 0.1) -> None:
         self.lr = _real("lr", lr, low=0.0)
         self.step_size = _integer("step_size", step_size, 1)
         self.gamma = _real("gamma", gamma, low=0.0, low_open=True)
 
-    def _value(self, step):
+    def _value(self, step: int) -> float:
         return _scaled_power(self.lr, self.gamma, step // self.step_size)
 
-    def _params(self):
+    def _params(self) -> Dict[str, Any]:
         return {"lr": self.lr, "step_size": self.step_size, "gamma": self.gamma}
 
 
@@ -209,7 +213,7 @@ class MultiStepDecay(Schedule):
         Multiplicative factor, finite and > 0.
     """
 
-    def __init__(self, lr, milestones, gamma=0.1):
+    def __init__(self, lr: float, milestones: Iterable[int], gamma: float = 0.1) -> None:
         self.lr = _real("lr", lr, low=0.0)
         if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
             raise TypeError(f"milestones must be a sequence of integers, got {type(milestones).__name__}")
@@ -220,10 +224,10 @@ class MultiStepDecay(Schedule):
         self.milestones = ms
         self.gamma = _real("gamma", gamma, low=0.0, low_open=True)
 
-    def _value(self, step):
+    def _value(self, step: int) -> float:
         return _scaled_power(self.lr, self.gamma, bisect.bisect_right(self.milestones, step))
 
-    def _params(self):
+    def _params(self) -> Dict[str, Any]:
         return {"lr": self.lr, "milestones": list(self.milestones), "gamma": self.gamma}
 
 
@@ -243,18 +247,18 @@ class ExponentialDecay(Schedule):
         Multiplicative factor per step, finite and > 0.
     """
 
-    def __init__(self, lr, gamma):
+    def __init__(self, lr: float, gamma: float) -> None:
         self.lr = _real("lr", lr, low=0.0)
         self.gamma = _real("gamma", gamma, low=0.0, low_open=True)
 
-    def _value(self, step):
+    def _value(self, step: int) -> float:
         return _scaled_power(self.lr, self.gamma, step)
 
-    def _params(self):
+    def _params(self) -> Dict[str, Any]:
         return {"lr": self.lr, "gamma": self.gamma}
 
 
-def _scaled_power(lr, gamma, k):
+def _scaled_power(lr: float, gamma: float, k: int) -> float:
     """lr * gamma**k, with overflow giving inf (0 * inf gives 0) instead of OverflowError."""
     try:
         return lr * gamma ** k
@@ -281,7 +285,8 @@ class InverseTimeDecay(Schedule):
         Decay in discrete intervals of *decay_steps*.
     """
 
-    def __init__(self, lr, decay_rate, decay_steps=1, staircase=False):
+    def __init__(self, lr: float, decay_rate: float, decay_steps: float = 1,
+                 staircase: bool = False) -> None:
         self.lr = _real("lr", lr, low=0.0)
         self.decay_rate = _real("decay_rate", decay_rate, low=0.0)
         self.decay_steps = _real("decay_steps", decay_steps, low=0.0, low_open=True)
@@ -289,13 +294,13 @@ class InverseTimeDecay(Schedule):
             raise TypeError(f"staircase must be a bool, got {type(staircase).__name__}")
         self.staircase = bool(staircase)
 
-    def _value(self, step):
+    def _value(self, step: int) -> float:
         p = step / self.decay_steps
         if self.staircase:
             p = math.floor(p)
         return self.lr / (1.0 + self.decay_rate * p)
 
-    def _params(self):
+    def _params(self) -> Dict[str, Any]:
         return {"lr": self.lr, "decay_rate": self.decay_rate,
                 "decay_steps": self.decay_steps, "staircase": self.staircase}
 
@@ -321,12 +326,12 @@ class CosineDecay(Schedule):
         Final learning rate, finite, 0 <= min_lr <= lr.
     """
 
-    def __init__(self, lr, total_steps, min_lr=0.0):
+    def __init__(self, lr: float, total_steps: int, min_lr: float = 0.0) -> None:
         self.lr = _real("lr", lr, low=0.0)
         self.total_steps = _integer("total_steps", total_steps, 1)
         self.min_lr = _real("min_lr", min_lr, low=0.0, high=self.lr)
 
-    def _value(self, step):
+    def _value(self, step: int) -> float:
         if step >= self.total_steps:
             return self.min_lr
         # lr - span*(1-cos)/2 is the same formula, written so that step 0 gives lr exactly
@@ -334,7 +339,7 @@ class CosineDecay(Schedule):
         value = self.lr - (self.lr - self.min_lr) * (1.0 - cos) / 2.0
         return min(max(value, self.min_lr), self.lr)
 
-    def _params(self):
+    def _params(self) -> Dict[str, Any]:
         return {"lr": self.lr, "total_steps": self.total_steps, "min_lr": self.min_lr}
 
 
@@ -364,7 +369,8 @@ class LinearWarmup(Schedule):
     ``"after"``.
     """
 
-    def __init__(self, after, warmup_steps, start_lr=0.0):
+    def __init__(self, after: Union[float, Schedule], warmup_steps: int,
+                 start_lr: float = 0.0) -> None:
         self.after = as_schedule(after, name="after")
         self.depth = getattr(self.after, "depth", 0) + 1
         if self.depth > MAX_NESTING:
@@ -374,33 +380,33 @@ class LinearWarmup(Schedule):
         self.start_lr = _real("start_lr", start_lr, low=0.0)
 
     @property
-    def stateful(self):
+    def stateful(self) -> bool:  # type: ignore[override]  # a property over the class flag
         return self.after.stateful
 
-    def _value(self, step):
+    def _value(self, step: int) -> float:
         if step < self.warmup_steps:
             target = self.after(0)
             return self.start_lr + (target - self.start_lr) * step / self.warmup_steps
         return self.after(step - self.warmup_steps)
 
-    def observe(self, metric):
+    def observe(self, metric: float) -> None:
         """Forward *metric* to ``after.observe`` (TypeError if *after* has none)."""
         if not hasattr(self.after, "observe"):
             raise TypeError(f"after ({type(self.after).__name__}) does not take metrics")
         self.after.observe(metric)
 
-    def _params(self):
+    def _params(self) -> Dict[str, Any]:
         return {"after": self.after.get_config(), "warmup_steps": self.warmup_steps,
                 "start_lr": self.start_lr}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"LinearWarmup(after={self.after!r}, warmup_steps={self.warmup_steps!r}, "
                 f"start_lr={self.start_lr!r})")
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         return {"after": self.after.state_dict()} if self.stateful else {}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         _check_state(state, ("after",) if self.stateful else (), "LinearWarmup")
         if self.stateful:
             self.after.load_state_dict(state["after"])
@@ -458,8 +464,9 @@ class ReduceLROnPlateau(Schedule):
     stateful = True
     _STATE_KEYS = ("lr", "best", "num_bad_epochs", "cooldown_counter", "last_epoch")
 
-    def __init__(self, lr, mode="min", factor=0.1, patience=10, threshold=1e-4,
-                 threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
+    def __init__(self, lr: float, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr: float = 0.0, eps: float = 1e-8) -> None:
         self.initial_lr = _real("lr", lr, low=0.0)
         self.mode = _choice("mode", mode, ("min", "max"))
         self.factor = _real("factor", factor, low=0.0, low_open=True, high=1.0, high_open=True)
@@ -475,10 +482,10 @@ class ReduceLROnPlateau(Schedule):
         self.cooldown_counter = 0
         self.last_epoch = 0
 
-    def _value(self, step):
+    def _value(self, step: int) -> float:
         return self.lr
 
-    def _is_better(self, a):
+    def _is_better(self, a: float) -> bool:
         best = self.best
         if self.mode == "min":
             if self.threshold_mode == "rel":
@@ -488,7 +495,7 @@ class ReduceLROnPlateau(Schedule):
             return a > best * (self.threshold + 1.0)
         return a > best + self.threshold
 
-    def observe(self, metric):
+    def observe(self, metric: float) -> None:
         """Feed one metric value (e.g. a validation loss); may reduce the lr."""
         if _is_bool(metric) or isinstance(metric, (str, bytes)):
             raise TypeError(f"metric must be a real number, got {type(metric).__name__}")
@@ -512,20 +519,20 @@ class ReduceLROnPlateau(Schedule):
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
 
-    def _params(self):
+    def _params(self) -> Dict[str, Any]:
         return {"lr": self.initial_lr, "mode": self.mode, "factor": self.factor,
                 "patience": self.patience, "threshold": self.threshold,
                 "threshold_mode": self.threshold_mode, "cooldown": self.cooldown,
                 "min_lr": self.min_lr, "eps": self.eps}
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         best = self.best
         if math.isinf(best):
-            best = "inf" if best > 0 else "-inf"
+            best = "inf" if best > 0 else "-inf"  # type: ignore[assignment]  # strict JSON has no inf
         return {"lr": self.lr, "best": best, "num_bad_epochs": self.num_bad_epochs,
                 "cooldown_counter": self.cooldown_counter, "last_epoch": self.last_epoch}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         _check_state(state, self._STATE_KEYS, "ReduceLROnPlateau")
         lr = _real("lr", state["lr"], low=0.0)
         best = state["best"]
@@ -542,12 +549,12 @@ class ReduceLROnPlateau(Schedule):
 
 
 # ------------------------------------------------------------ (de)serialise
-_REGISTRY = {cls.__name__: cls for cls in (
+_REGISTRY: Dict[str, Type[Schedule]] = {cls.__name__: cls for cls in (
     Constant, StepDecay, MultiStepDecay, ExponentialDecay, InverseTimeDecay,
     CosineDecay, LinearWarmup, ReduceLROnPlateau)}
 
 
-def schedule_from_config(config, _depth=1):
+def schedule_from_config(config: Mapping[str, Any], _depth: int = 1) -> Schedule:
     """Rebuild a schedule from :meth:`Schedule.get_config` output (nested for LinearWarmup).
 
     Raises ValueError naming an unknown ``name``, an unknown key, a missing

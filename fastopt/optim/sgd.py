@@ -5,8 +5,14 @@ All take the options of :class:`~fastopt.optim.optimizer.Optimizer`:
 with ``decoupled_weight_decay=True``), ``maximize``, ``frozen`` (per group),
 and ``max_grad_norm``, ``clip_value``, ``nonfinite`` (per optimizer).
 """
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Tuple, TypeVar, Union
+
 from .._validate import check_bool, check_float
-from .optimizer import Optimizer, _check_nonneg
+from ._slots import ParamsLike
+from .optimizer import Group, Optimizer, _check_nonneg
+from .schedules import Schedule
 
 _COMMON_DOC = """
     Parameters
@@ -19,6 +25,8 @@ _COMMON_DOC = """
         L2 coefficient λ: ``g ← g + λθ`` (or ``θ ← θ(1 − ηλ)`` if
         ``decoupled_weight_decay``).
     decoupled_weight_decay : bool, default False
+        Decay the parameters directly, θ ← θ(1 − ηλ) (AdamW), instead of adding λθ to the
+        gradient.
     maximize : bool, default False
         Ascend instead of descend (``g ← −g``).
     max_grad_norm : float, optional
@@ -34,12 +42,16 @@ _COMMON_DOC = """
 """
 
 
-def _doc(cls):
-    cls.__doc__ = cls.__doc__.replace("    {common}\n", _COMMON_DOC)
+_O = TypeVar("_O", bound=type)
+
+
+def _doc(cls: _O) -> _O:
+    # every class this decorates has a docstring with the {common} marker
+    cls.__doc__ = cls.__doc__.replace("    {common}\n", _COMMON_DOC)  # type: ignore[union-attr]
     return cls
 
 
-def _check_unit_closed(name, value):
+def _check_unit_closed(name: str, value: Any) -> float:
     return check_float(name, value, low=0.0, high=1.0)
 
 
@@ -55,35 +67,44 @@ class SGD(Optimizer):
     With ``momentum=0`` this is ``θ ← θ − ηg`` (the book's ``SGD``).
 
     lr : float or Schedule, default 1e-3
+        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
+        count.
     momentum : float, default 0   (μ)
+        Momentum factor μ of the buffer b (0: plain SGD).
     dampening : float, default 0  (τ)
+        Dampening τ: the gradient enters the momentum buffer scaled by 1 − τ.
     nesterov : bool, default False
+        Use Nesterov momentum (PyTorch's form; needs momentum > 0 and dampening 0).
     {common}
     """
 
     hyperparameters = {"momentum": _check_nonneg, "dampening": _check_unit_closed,
                        "nesterov": check_bool}
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
-                 weight_decay=0.0, *, decoupled_weight_decay=False, maximize=False, **options):
+    def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 1e-3,
+                 momentum: float = 0.0,
+                 dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0, *,
+                 decoupled_weight_decay: bool = False, maximize: bool = False,
+                 **options: Any) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       nesterov=nesterov, weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize), **options)
 
-    def _validate_group(self, group, where):
+    def _validate_group(self, group: Mapping[str, Any], where: str) -> Group:
         group = super()._validate_group(group, where)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(f"{where}: nesterov=True needs momentum > 0 and dampening == 0")
         return group
 
-    def _kernel_for(self, group):
+    def _kernel_for(self, group: Group) -> Tuple[str, Tuple[str, ...]]:
         return ("momentum", ("buf",)) if group["momentum"] else ("sgd", ())
 
-    def _state_init(self, group):
+    def _state_init(self, group: Group) -> Dict[str, float]:
         return {"buf": 0.0} if group["momentum"] else {}
 
-    def _scalars(self, group, lr, step, gstate):
+    def _scalars(self, group: Group, lr: float, step: int,
+                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
         mu = group["momentum"]
         if not mu:
             return (lr,), {}
@@ -103,23 +124,29 @@ class Momentum(Optimizer):
     the two differ when η changes during training.
 
     lr : float or Schedule, default 0.01
+        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
+        count.
     momentum : float, default 0.9  (α)
+        Momentum coefficient α of the velocity v.
     {common}
     """
 
     hyperparameters = {"momentum": _check_nonneg}
     kernel, kernel_state = "momentum", ("buf",)
 
-    def __init__(self, params, lr=0.01, momentum=0.9, weight_decay=0.0, *,
-                 decoupled_weight_decay=False, maximize=False, **options):
+    def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 0.01,
+                 momentum: float = 0.9,
+                 weight_decay: float = 0.0, *, decoupled_weight_decay: bool = False,
+                 maximize: bool = False, **options: Any) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize), **options)
 
-    def _state_init(self, group):
+    def _state_init(self, group: Group) -> Dict[str, float]:
         return {"buf": 0.0}
 
-    def _scalars(self, group, lr, step, gstate):
+    def _scalars(self, group: Group, lr: float, step: int,
+                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
         return (group["momentum"], -lr, 1.0, False, 0.0), {}
 
 
@@ -135,15 +162,19 @@ class Nesterov(Momentum):
     (arXiv:1212.0901), equal to PyTorch ``SGD(nesterov=True)`` for constant η.
 
     lr : float or Schedule, default 0.01
+        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
+        count.
     momentum : float, default 0.9  (μ)
+        Momentum coefficient μ of the velocity v.
     {common}
     """
 
     kernel, kernel_state = "nesterov", ("v",)
 
-    def _state_init(self, group):
+    def _state_init(self, group: Group) -> Dict[str, float]:
         return {"v": 0.0}
 
-    def _scalars(self, group, lr, step, gstate):
+    def _scalars(self, group: Group, lr: float, step: int,
+                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
         mu = group["momentum"]
         return (mu * mu, (1 + mu) * lr, mu, lr), {}
