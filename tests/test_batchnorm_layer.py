@@ -1,9 +1,9 @@
 """The BatchNorm layer: book preset vs the book, standard preset vs PyTorch, gradients, errors."""
 import numpy as np
 import pytest
-from book_reference import BookBatchNormalization
 
 from fastopt import nn
+from fastopt.bench.book_numpy import BatchNormalization as BookBatchNormalization
 from fastopt.nn.gradcheck import numerical_gradient
 
 

@@ -64,7 +64,7 @@ def test_book_script_case_is_the_books_numbers():
     np.random.seed(0)
     ours = MultiLayerNet(784, [100] * 4, 10)
     np.random.seed(0)
-    theirs = book_numpy.MultiLayerNetExtend(784, [100] * 4, 10)
+    theirs = book_numpy.MultiLayerNet(784, [100] * 4, 10)
     x, t = inputs.book_script_batch()
     opt, ref = Adam(), book_numpy.Adam()
     for _ in range(3):

@@ -1,10 +1,10 @@
 """fastopt.book reproduces the book's common/optimizer.py to the bit."""
 import numpy as np
 import pytest
-from book_reference import BOOK_REFERENCE
 from conftest import assert_bits_equal
 
 import fastopt.book as book
+from fastopt.bench.book_numpy import OPTIMIZERS as BOOK_REFERENCE
 from fastopt.demo import grad_f, optimizer_paths
 
 SETTINGS = {"SGD": {"lr": 0.1}, "Momentum": {"lr": 0.05, "momentum": 0.8},
@@ -57,7 +57,7 @@ def test_python_float_params_like_the_2d_demo(name):
 
 
 # Endpoints of the book's optimizer_compare_naive.py (30 updates from (-7, 2)),
-# computed from the book's formulas (book_reference.py) and pinned.
+# computed from the book's formulas (fastopt.bench.book_numpy) and pinned.
 GOLDEN_ENDPOINTS = {
     "SGD": (-0.3503929957523197, 0.0847823165504322),
     "Momentum": (0.896413858493733, 0.08808560171506971),

@@ -1,10 +1,10 @@
 """fastopt.book networks reproduce the book's networks to the bit."""
 import numpy as np
 import pytest
-from book_reference import BookMultiLayerNet
 from conftest import assert_bits_equal
 
 from fastopt import book
+from fastopt.bench import book_numpy
 from fastopt.nn.gradcheck import numerical_gradient
 
 
@@ -14,7 +14,7 @@ def test_multilayernet_matches_the_book(activation, init, lam):
     np.random.seed(3)
     ours = book.MultiLayerNet(12, [9, 7], 4, activation, init, lam)
     np.random.seed(3)
-    ref = BookMultiLayerNet(12, [9, 7], 4, activation.lower(), init, lam)
+    ref = book_numpy.MultiLayerNet(12, [9, 7], 4, activation.lower(), init, lam)
     x = np.random.rand(6, 12).astype(np.float32)  # the book's loader gives float32 input
     t = np.eye(4)[np.random.randint(0, 4, 6)]
     for name in ref.params:
@@ -23,10 +23,7 @@ def test_multilayernet_matches_the_book(activation, init, lam):
     grads, expected = ours.gradient(x, t), ref.gradient(x, t)
     for name in expected:
         assert_bits_equal(grads[name], expected[name], name)
-    opt, ref_opt = book.Adam(), None
-    from book_reference import BookAdam
-
-    ref_opt = BookAdam()
+    opt, ref_opt = book.Adam(), book_numpy.Adam()
     for _ in range(5):
         opt.update(ours.params, ours.gradient(x, t))
         ref_opt.update(ref.params, ref.gradient(x, t))
@@ -90,15 +87,13 @@ def test_extend_with_batchnorm_gradient_check_float64():
 
 def test_extend_with_batchnorm_matches_the_book_layers():
     """The same network built from the book's layer formulas gives the same loss."""
-    from book_reference import BookBatchNormalization
-
     np.random.seed(5)
     net = book.MultiLayerNetExtend(6, [5], 3, use_batchnorm=True)
     W1, b1, W2, b2 = (net.params[k].copy() for k in ("W1", "b1", "W2", "b2"))
     rng = np.random.default_rng(2)
     x, t = rng.standard_normal((8, 6)), rng.integers(0, 3, 8)
     loss = net.loss(x, t, train_flg=True)
-    bn = BookBatchNormalization(np.ones(5), np.zeros(5))
+    bn = book_numpy.BatchNormalization(np.ones(5), np.zeros(5))
     h = bn.forward(x @ W1 + b1)
     h = np.maximum(h, 0) * (h > 0)
     y = h @ W2 + b2

@@ -7,13 +7,13 @@ layer, bit for bit (parameters, gradients, running statistics, dropout counters)
 """
 import numpy as np
 import pytest
-from book_reference import _cross_entropy as book_cross_entropy
-from book_reference import _softmax as book_softmax
 from conftest import assert_bits_equal
 
 import fastopt
 from fastopt import book, nn
 from fastopt import reference as ref
+from fastopt.bench.book_numpy import cross_entropy_error as book_cross_entropy
+from fastopt.bench.book_numpy import softmax as book_softmax
 from fastopt.nn.fused import FusedHidden
 from fastopt.reference.batchnorm import batchnorm_work_size
 from fastopt.reference.rng import keep_threshold

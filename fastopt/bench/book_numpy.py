@@ -1,11 +1,13 @@
-"""The book's code in plain NumPy: a peer for the benchmarks.
+"""The book's code in plain NumPy: the benchmarks' peer and the tests' oracle.
 
 *Deep Learning from Scratch*'s ``common/optimizer.py`` (SGD, Momentum,
 Nesterov, AdaGrad, RMSprop, Adam), the layers of ``common/layers.py`` that
-``MultiLayerNetExtend`` uses (Affine, Relu, BatchNormalization, Dropout,
-SoftmaxWithLoss), ``common/multi_layer_net_extend.py`` and ``common/trainer.py``, written out
-operation by operation as the book evaluates them, temporaries included: this
-is what "the book's NumPy code" costs. Nothing here calls fastopt.
+``MultiLayerNetExtend`` uses (Affine, Relu, Sigmoid, BatchNormalization, Dropout,
+SoftmaxWithLoss), ``common/multi_layer_net.py``, ``common/multi_layer_net_extend.py``
+and ``common/trainer.py``, written out operation by operation as the book
+evaluates them, temporaries included: this is what "the book's NumPy code"
+costs, and what ``fastopt.book`` must reproduce to the bit (the tests compare
+against it). Nothing here calls fastopt.
 
 Differences from the book, none of which changes the work done:
 
@@ -143,6 +145,11 @@ OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RM
 # ----------------------------------------------------------------- common/functions.py
 
 
+def sigmoid(x):
+    """The logistic function ``1 / (1 + exp(-x))``."""
+    return 1 / (1 + np.exp(-x))
+
+
 def softmax(x):
     """Row-wise softmax with the max subtracted."""
     x = x - np.max(x, axis=-1, keepdims=True)
@@ -177,6 +184,22 @@ class Relu:
     def backward(self, dout):
         dout[self.mask] = 0
         dx = dout
+        return dx
+
+
+class Sigmoid:
+    """Sigmoid with its stored output."""
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        out = sigmoid(x)
+        self.out = out
+        return out
+
+    def backward(self, dout):
+        dx = dout * (1.0 - self.out) * self.out
         return dx
 
 
@@ -328,7 +351,7 @@ class MultiLayerNetExtend:
     ----------
     input_size, hidden_size_list, output_size, activation, weight_init_std,
     weight_decay_lambda, use_dropout, dropout_ration, use_batchnorm
-        As in the book (only ``activation='relu'`` is provided here).
+        As in the book (``activation``: ``'relu'`` or ``'sigmoid'``).
     dtype : numpy dtype, optional
         Cast the initial parameters to this dtype (the book: float64).
     seed : int, optional
@@ -339,8 +362,6 @@ class MultiLayerNetExtend:
     def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
                  weight_init_std="relu", weight_decay_lambda=0, use_dropout=False,
                  dropout_ration=0.5, use_batchnorm=False, *, dtype=None, seed=None):
-        if activation != "relu":
-            raise ValueError("only activation='relu' is provided here")
         self.input_size = input_size
         self.output_size = output_size
         self.hidden_size_list = list(hidden_size_list)
@@ -353,6 +374,7 @@ class MultiLayerNetExtend:
         self._dtype = dtype
         self._init_weight(weight_init_std)
 
+        activation_layer = {"sigmoid": Sigmoid, "relu": Relu}
         self.layers = OrderedDict()
         for idx in range(1, self.hidden_layer_num + 1):
             self.layers["Affine" + str(idx)] = Affine(self.params["W" + str(idx)],
@@ -362,7 +384,7 @@ class MultiLayerNetExtend:
                 self.params["beta" + str(idx)] = self._cast(np.zeros(hidden_size_list[idx - 1]))
                 self.layers["BatchNorm" + str(idx)] = BatchNormalization(
                     self.params["gamma" + str(idx)], self.params["beta" + str(idx)])
-            self.layers["Activation_function" + str(idx)] = Relu()
+            self.layers["Activation_function" + str(idx)] = activation_layer[activation]()
             if self.use_dropout:
                 self.layers["Dropout" + str(idx)] = Dropout(dropout_ration, self._random)
         idx = self.hidden_layer_num + 1
@@ -426,6 +448,24 @@ class MultiLayerNetExtend:
                 grads["gamma" + str(idx)] = self.layers["BatchNorm" + str(idx)].dgamma
                 grads["beta" + str(idx)] = self.layers["BatchNorm" + str(idx)].dbeta
         return grads
+
+
+# ----------------------------------------------------------------- common/multi_layer_net.py
+
+
+class MultiLayerNet(MultiLayerNetExtend):
+    """The book's plain fully connected network: (Affine → activation) × L, no batch norm or dropout.
+
+    The book's ``MultiLayerNet`` builds the same layers, draws the same weights and
+    computes the same loss and gradients as its ``MultiLayerNetExtend`` without
+    dropout and batch norm, which is how it is written here. *dtype* and *seed* as
+    in :class:`MultiLayerNetExtend`.
+    """
+
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
+                 weight_init_std="relu", weight_decay_lambda=0, *, dtype=None, seed=None):
+        super().__init__(input_size, hidden_size_list, output_size, activation, weight_init_std,
+                         weight_decay_lambda, dtype=dtype, seed=seed)
 
 
 # ----------------------------------------------------------------- common/trainer.py

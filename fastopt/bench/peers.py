@@ -143,7 +143,7 @@ def _book_train(case, size, impl):
 
 
 def _book_script(case, size, impl):
-    net = book_numpy.MultiLayerNetExtend(784, list(BOOK_SCRIPT_HIDDEN), 10, seed=0)
+    net = book_numpy.MultiLayerNet(784, list(BOOK_SCRIPT_HIDDEN), 10, seed=0)
     opt = book_numpy.Adam()
     x, t = book_script_batch()
 
