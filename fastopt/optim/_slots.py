@@ -106,9 +106,9 @@ def split_groups(params: ParamsLike) -> List[GroupSpec]:
 
 def build_slots(groups: List[GroupSpec]) -> List[List[Slot]]:
     """Slots per group from :func:`split_groups` output; checks names and overlap."""
-    all_slots: List[List[Slot]] = []
-    seen: Dict[str, int] = {}
-    counter = 0
+    all_slots: List[List[Slot]]
+    seen: Dict[str, int]
+    all_slots, seen, counter = [], {}, 0
     spans: List[Tuple[NDArray[Any], str]] = []
     for gi, (_, params) in enumerate(groups):
         slots: List[Slot] = []

@@ -74,8 +74,9 @@ class FlatParams(Mapping[str, NDArray[Any]]):
             offset = entries[-1][1] + entries[-1][2] if entries else 0
             entries.append((name, offset, arr.size, arr.shape))
         self.buffers, self.grad_buffers = {}, {}
-        views: Dict[str, NDArray[Any]] = {}
-        grads: Dict[str, NDArray[Any]] = {}
+        views: Dict[str, NDArray[Any]]
+        grads: Dict[str, NDArray[Any]]
+        views, grads = {}, {}
         for dt, entries in self.layout.items():
             total = entries[-1][1] + entries[-1][2]
             buf = self.buffers[dt] = np.empty(total, dtype=dt)

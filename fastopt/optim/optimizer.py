@@ -464,9 +464,10 @@ class Optimizer(TorchOptimizerAPI):
             raise ValueError(f"state_dict['param_groups'] has "
                              f"{len(groups) if isinstance(groups, list) else type(groups).__name__} "
                              f"groups, the optimizer has {len(self.param_groups)}")
-        new_groups: List[Group] = []
-        new_gstates: List[Dict[str, Any]] = []
-        schedule_loads: List[Callable[[], None]] = []
+        new_groups: List[Group]
+        new_gstates: List[Dict[str, Any]]
+        schedule_loads: List[Callable[[], None]]
+        new_groups, new_gstates, schedule_loads = [], [], []
         for gi, (saved, group) in enumerate(zip(groups, self.param_groups)):
             where = f"state_dict['param_groups'][{gi}]"
             if not isinstance(saved, dict):
