@@ -17,16 +17,20 @@ convention: PyTorch's ``momentum=0.1`` is ``momentum=0.9`` here):
 Statistics and sums are accumulated in float64 whatever the input dtype
 (see ``fastopt.reference.batchnorm``); outputs keep the input's dtype.
 """
+from __future__ import annotations
+
 import math
+from typing import Any, ClassVar, Dict, Optional, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import _backend
 from .._validate import check_choice, check_float
 from ..reference.batchnorm import batchnorm_channel_work_size, batchnorm_work_size
 from .layers import Layer
 
-PRESETS = {"book": {"eps": 1e-6, "unbiased": False, "running_var": 0.0, "per_channel": False},
+PRESETS: Dict[str, Dict[str, Any]] = {"book": {"eps": 1e-6, "unbiased": False, "running_var": 0.0, "per_channel": False},
            "standard": {"eps": 1e-5, "unbiased": True, "running_var": 1.0, "per_channel": True}}
 
 
@@ -53,10 +57,13 @@ class BatchNorm(Layer):
     running statistics of 0.
     """
 
-    _attr = {"gamma": "gamma", "beta": "beta"}
+    _attr: ClassVar[Dict[str, str]] = {"gamma": "gamma", "beta": "beta"}
+    #: what the last forward left for the backward (None before any forward)
+    _cache: Any
 
-    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None, *,
-                 eps=None, preset="book"):
+    def __init__(self, gamma: NDArray[Any], beta: NDArray[Any], momentum: float = 0.9,
+                 running_mean: Optional[ArrayLike] = None, running_var: Optional[ArrayLike] = None,
+                 *, eps: Optional[float] = None, preset: str = "book") -> None:
         check_choice("preset", preset, tuple(PRESETS))
         if gamma.ndim != 1 or beta.shape != gamma.shape:
             raise ValueError(f"gamma and beta must be 1-D of the same length, got {gamma.shape} "
@@ -81,9 +88,9 @@ class BatchNorm(Layer):
                 self.buffers[name][...] = given
                 self.buffers["trained"][()] = 1
         self._cache = None
-        self._scratch = {}
+        self._scratch: Dict[str, NDArray[Any]] = {}
 
-    def _layout(self, x):
+    def _layout(self, x: NDArray[Any]) -> NDArray[Any]:
         """x as the 2-D (N, D) or 3-D (N, C, L) contiguous array the kernels take."""
         if x.ndim not in (2, 4):
             raise ValueError(f"BatchNorm takes 2-D (N, D) or 4-D (N, C, H, W) input, got shape {x.shape}")
@@ -91,6 +98,7 @@ class BatchNorm(Layer):
             raise TypeError(f"BatchNorm input must be float32 or float64, got {x.dtype}")
         x = np.ascontiguousarray(x)
         n = x.shape[0]
+        view: NDArray[Any]
         if x.ndim == 4 and self.preset["per_channel"]:
             view = x.reshape(n, x.shape[1], math.prod(x.shape[2:]))
             features = x.shape[1]
@@ -102,19 +110,19 @@ class BatchNorm(Layer):
                              f"(shape {x.shape})")
         return view
 
-    def _buffer(self, key, shape, dtype):
+    def _buffer(self, key: str, shape: Tuple[int, ...], dtype: DTypeLike) -> NDArray[Any]:
         buf = self._scratch.get(key)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
             buf = self._scratch[key] = np.empty(shape, dtype)
         return buf
 
-    def _work(self, view):
+    def _work(self, view: NDArray[Any]) -> NDArray[Any]:
         """The kernels' float64 scratch for this input shape (kept between calls)."""
         size = (batchnorm_channel_work_size(*view.shape) if view.ndim == 3
                 else batchnorm_work_size(*view.shape))
         return self._buffer("work", (size,), np.float64)
 
-    def forward(self, x, train=True):
+    def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         view = self._layout(x)
         kernels = _backend.kernels()
         channel = view.ndim == 3
@@ -144,11 +152,11 @@ class BatchNorm(Layer):
             self._cache = ("eval", view, x.shape)
         return out.reshape(x.shape)
 
-    def _var_factor(self, count):
+    def _var_factor(self, count: int) -> float:
         """What the batch variance is multiplied by in the running variance (N/(N−1) if unbiased)."""
         return count / (count - 1) if self.preset["unbiased"] and count > 1 else 1.0
 
-    def _update_running(self, mean, var, count):
+    def _update_running(self, mean: NDArray[Any], var: NDArray[Any], count: int) -> None:
         """running ← momentum·running + (1 − momentum)·batch (the preset's variance)."""
         m = self.momentum
         self.running_mean *= m
@@ -157,7 +165,7 @@ class BatchNorm(Layer):
         self.running_var += (1.0 - m) * (var * self._var_factor(count))
         self.buffers["trained"][()] = 1
 
-    def backward(self, dout):
+    def backward(self, dout: NDArray[Any]) -> NDArray[Any]:
         if self._cache is None:
             self._need_forward("the normalised input")
         if isinstance(self._cache[0], str):  # after an evaluation-mode forward
@@ -173,7 +181,7 @@ class BatchNorm(Layer):
         backward_kernel(d, xhat, self.gamma, inv_std, dx, self.dgamma, self.dbeta, self._work(xhat))
         return dx.reshape(shape)
 
-    def _backward_eval(self, dout):
+    def _backward_eval(self, dout: NDArray[Any]) -> NDArray[Any]:
         """Backward after an evaluation-mode forward, where the layer is affine in x.
 
         With r = 1/√(running_var + ε) and x̂ = (x − running_mean)·r:
@@ -192,5 +200,5 @@ class BatchNorm(Layer):
         dx = d * (self.gamma.astype(np.float64) * inv_std)[expand]
         return dx.astype(view.dtype, copy=False).reshape(shape)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"BatchNorm({self.gamma.shape[0]}, preset={self.preset_name!r}, momentum={self.momentum})"

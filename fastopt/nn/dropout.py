@@ -6,10 +6,14 @@ no uniform array is materialised, the backward recomputes the mask, and masks
 are identical across backends, thread counts and a checkpoint resume (the
 forward counter is a saved buffer).
 """
+from __future__ import annotations
+
 import hashlib
 import numbers
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import _backend
 from .._validate import check_bool, check_float
@@ -17,7 +21,7 @@ from ..reference.rng import keep_threshold
 from .layers import Layer
 
 
-def _seed64(seed):
+def _seed64(seed: Union[int, Tuple[int, ...], None]) -> np.uint64:
     """A uint64 from an int, a tuple of ints, or None (fresh entropy)."""
     if seed is None:
         return np.uint64(np.random.SeedSequence().generate_state(1, np.uint64)[0])
@@ -47,7 +51,11 @@ class Dropout(Layer):
         Key of the masks; None draws a fresh one.
     """
 
-    def __init__(self, dropout_ratio=0.5, *, inverted=False, seed=None):
+    #: (mask stream or None after an evaluation forward, output shape) of the last forward
+    _last: Optional[Tuple[Any, Tuple[int, ...]]]
+
+    def __init__(self, dropout_ratio: float = 0.5, *, inverted: bool = False,
+                 seed: Union[int, Tuple[int, ...], None] = None) -> None:
         self.p = check_float("dropout_ratio", dropout_ratio, low=0.0, high=1.0)
         self.inverted = check_bool("inverted", inverted)
         self.seed = _seed64(seed)
@@ -55,19 +63,19 @@ class Dropout(Layer):
         self.buffers = {"step": np.zeros((), np.uint64)}
         self._last = None
 
-    def next_stream(self):
+    def next_stream(self) -> np.uint64:
         """The mask stream of this training forward; advances the step counter."""
         step = self.buffers["step"]
         stream = step[()]
         step[()] = (int(stream) + 1) % 2**64  # wraps as uint64; a 0-d array's += costs 8x this
-        return stream
+        return stream  # type: ignore[return-value]  # [()] of a 0-d array is a scalar (stubs: ndarray)
 
-    def _scale(self, dtype):
+    def _scale(self, dtype: np.dtype[Any]) -> Any:
         if self.inverted:
             return dtype.type(0 if self.p == 1 else 1 / (1 - self.p))
         return dtype.type(1)
 
-    def forward(self, x, train=True):
+    def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         if x.dtype.kind != "f":
             raise TypeError(f"Dropout input must be float32 or float64, got {x.dtype}")
         if not train:
@@ -81,7 +89,7 @@ class Dropout(Layer):
         self._last = (stream, x.shape)
         return out.reshape(x.shape)
 
-    def backward(self, dout):
+    def backward(self, dout: NDArray[Any]) -> NDArray[Any]:
         if self._last is None:
             self._need_forward("the mask's step")
         stream, shape = self._last
@@ -95,6 +103,6 @@ class Dropout(Layer):
                                             self.threshold, self._scale(flat.dtype))
         return dx.reshape(shape)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         kind = "inverted" if self.inverted else "book"
         return f"Dropout(p={self.p}, {kind})"

@@ -9,13 +9,18 @@ Evaluation mode, and inputs whose dtype would differ from the weights', run the
 layers one by one. The layers stay the source of truth: their parameters,
 running statistics, dropout counters and backward caches are the ones updated.
 """
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import _backend
 from ..reference.batchnorm import batchnorm_work_size
 from .batchnorm import BatchNorm
 from .dropout import Dropout
-from .layers import Affine, ReLU, as_weight_dtype, flatten_rows
+from .layers import Affine, Layer, ReLU, as_weight_dtype, flatten_rows
 
 _ZERO = np.uint64(0)
 
@@ -31,15 +36,19 @@ class FusedHidden:
     dropout : Dropout, optional
     """
 
-    def __init__(self, affine, batchnorm, relu, dropout=None):
+    _out: Optional[NDArray[Any]]
+
+    def __init__(self, affine: Affine, batchnorm: BatchNorm, relu: ReLU,
+                 dropout: Optional[Dropout] = None) -> None:
         self.affine, self.batchnorm, self.relu, self.dropout = affine, batchnorm, relu, dropout
-        self.layers = [layer for layer in (affine, batchnorm, relu, dropout) if layer is not None]
-        self._scratch = {}
+        self.layers: List[Layer] = [layer for layer in (affine, batchnorm, relu, dropout)
+                                    if layer is not None]
+        self._scratch: Dict[Any, Dict[str, NDArray[Any]]] = {}
         self._fused = False
         self._out = None
 
     @classmethod
-    def take(cls, layers, i):
+    def take(cls, layers: Sequence[Any], i: int) -> Tuple[Optional[FusedHidden], int]:
         """The stage starting at ``layers[i]`` and how many layers it spans, or ``(None, 0)``."""
         run = layers[i:i + 4]
         if (len(run) >= 3 and type(run[0]) is Affine and type(run[1]) is BatchNorm
@@ -48,7 +57,7 @@ class FusedHidden:
             return cls(run[0], run[1], run[2], dropout), 3 + (dropout is not None)
         return None, 0
 
-    def _buffers(self, n, d, dtype):
+    def _buffers(self, n: int, d: int, dtype: np.dtype[Any]) -> Dict[str, NDArray[Any]]:
         """Scratch arrays for an (n, d) batch, kept between steps (one batch shape at a time)."""
         key = (n, d, dtype)
         bufs = self._scratch.get(key)
@@ -61,11 +70,11 @@ class FusedHidden:
             self._scratch = {key: bufs}
         return bufs
 
-    def _scale(self, dtype):
+    def _scale(self, dtype: np.dtype[Any]) -> Any:
         """What the dropout kernels multiply a kept element by (1 without dropout)."""
         return dtype.type(1) if self.dropout is None else self.dropout._scale(dtype)
 
-    def forward(self, x, train=True):
+    def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         W = self.affine.W
         x2 = as_weight_dtype(flatten_rows(x), W) if x.ndim else x
         if not (train and x.ndim >= 2 and x2.shape[1] == W.shape[0] and x.shape[0] > 0
@@ -100,7 +109,7 @@ class FusedHidden:
         self._fused = True
         return out
 
-    def backward(self, dout, input_grad=True):
+    def backward(self, dout: NDArray[Any], input_grad: bool = True) -> Optional[NDArray[Any]]:
         """Gradients of every layer's parameters; the input's gradient unless ``input_grad=False``."""
         if not self._fused:
             for layer in reversed(self.layers[1:]):
@@ -108,7 +117,8 @@ class FusedHidden:
             return self.affine.backward(dout, input_grad)
         affine, bn = self.affine, self.batchnorm
         W = affine.W
-        n, d = affine.x.shape[0], W.shape[1]
+        # affine.x is the fused forward's input (self._fused)
+        n, d = affine.x.shape[0], W.shape[1]  # type: ignore[union-attr]
         if dout.shape != (n, d):
             raise ValueError(f"dout has shape {dout.shape}, the forward output had {(n, d)}")
         bufs = self._buffers(n, d, W.dtype)
@@ -117,16 +127,16 @@ class FusedHidden:
         _backend.kernels().bias_bn_relu_dropout_backward(
             dout, self._out, bufs["xhat"], bn.gamma, bufs["inv_std"], self._scale(W.dtype),
             bufs["d"], dx, bn.dgamma, bn.dbeta, affine.db, bufs["work"])
-        np.matmul(affine.x.T, dx, out=affine.dW, casting="same_kind")
+        np.matmul(affine.x.T, dx, out=affine.dW, casting="same_kind")  # type: ignore[union-attr]
         if not input_grad:
             return None
         return (dx @ W.T).reshape(affine.original_x_shape)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "FusedHidden(" + ", ".join(repr(layer) for layer in self.layers) + ")"
 
 
-def stages(layers):
+def stages(layers: Sequence[Any]) -> List[Any]:
     """*layers* with each fusable run replaced by a :class:`FusedHidden` stage."""
     out, i = [], 0
     while i < len(layers):

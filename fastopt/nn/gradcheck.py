@@ -1,8 +1,13 @@
 """Numerical gradients by central differences (the book's ``common/gradient.py``)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
 import numpy as np
+from numpy.typing import NDArray
 
 
-def numerical_gradient(f, x, h=1e-4):
+def numerical_gradient(f: Callable[[], float], x: NDArray[Any], h: float = 1e-4) -> NDArray[Any]:
     """∂f/∂x by central differences, perturbing *x* in place and restoring it.
 
     ``f`` is called with no argument (it reads *x* through the model, as the

@@ -6,17 +6,21 @@ times ``shape[1]`` for convolution-style (out, in, kh, kw) kernels when
 ``layout="oi"``), a ``seed`` (int, ``numpy.random.Generator`` or None) and a
 ``dtype``.
 """
+from __future__ import annotations
+
 import math
 import numbers
+from typing import Any, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from .._validate import check_choice, check_float
 
 MODES = ("fan_in", "fan_out", "fan_avg")
 
 
-def _rng(seed):
+def _rng(seed: Union[int, np.random.Generator, None]) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
@@ -24,7 +28,7 @@ def _rng(seed):
     raise TypeError(f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}")
 
 
-def fans(shape, layout="io"):
+def fans(shape: Sequence[int], layout: str = "io") -> Tuple[int, int]:
     """(fan_in, fan_out) of a weight of this shape.
 
     ``layout="io"``: (n_in, n_out, ...) as the book's Affine weights;
@@ -39,40 +43,46 @@ def fans(shape, layout="io"):
     return (a, b) if layout == "io" else (b, a)
 
 
-def _fan(shape, mode, layout):
+def _fan(shape: Sequence[int], mode: str, layout: str) -> float:
     fan_in, fan_out = fans(shape, layout)
     check_choice("mode", mode, MODES)
     return {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
 
 
-def normal(shape, std, *, seed=None, dtype=np.float64):
+def normal(shape: Union[int, Sequence[int]], std: float, *, seed: Union[int, np.random.Generator, None] = None,
+           dtype: DTypeLike = np.float64) -> NDArray[Any]:
     """``std · N(0, 1)`` of the given shape (the book's numeric ``weight_init_std``)."""
     std = check_float("std", std, low=0.0)
     return (std * _rng(seed).standard_normal(shape)).astype(dtype, copy=False)
 
 
-def uniform(shape, bound, *, seed=None, dtype=np.float64):
+def uniform(shape: Union[int, Sequence[int]], bound: float, *, seed: Union[int, np.random.Generator, None] = None,
+            dtype: DTypeLike = np.float64) -> NDArray[Any]:
     """U(−bound, bound) of the given shape."""
     bound = check_float("bound", bound, low=0.0)
     return _rng(seed).uniform(-bound, bound, shape).astype(dtype, copy=False)
 
 
-def xavier_normal(shape, *, gain=1.0, mode="fan_avg", layout="io", seed=None, dtype=np.float64):
+def xavier_normal(shape: Sequence[int], *, gain: float = 1.0, mode: str = "fan_avg", layout: str = "io",
+                  seed: Union[int, np.random.Generator, None] = None, dtype: DTypeLike = np.float64) -> NDArray[Any]:
     """Glorot normal: std = gain·√(1/fan), fan = (fan_in + fan_out)/2 by default."""
     return normal(shape, gain * math.sqrt(1.0 / _fan(shape, mode, layout)), seed=seed, dtype=dtype)
 
 
-def xavier_uniform(shape, *, gain=1.0, mode="fan_avg", layout="io", seed=None, dtype=np.float64):
+def xavier_uniform(shape: Sequence[int], *, gain: float = 1.0, mode: str = "fan_avg", layout: str = "io",
+                   seed: Union[int, np.random.Generator, None] = None, dtype: DTypeLike = np.float64) -> NDArray[Any]:
     """Glorot uniform: bound = gain·√(3/fan)."""
     return uniform(shape, gain * math.sqrt(3.0 / _fan(shape, mode, layout)), seed=seed, dtype=dtype)
 
 
-def he_normal(shape, *, mode="fan_in", layout="io", seed=None, dtype=np.float64):
+def he_normal(shape: Sequence[int], *, mode: str = "fan_in", layout: str = "io", seed: Union[int, np.random.Generator, None] = None,
+              dtype: DTypeLike = np.float64) -> NDArray[Any]:
     """He/Kaiming normal for ReLU: std = √(2/fan), fan = fan_in by default."""
     return normal(shape, math.sqrt(2.0 / _fan(shape, mode, layout)), seed=seed, dtype=dtype)
 
 
-def he_uniform(shape, *, mode="fan_in", layout="io", seed=None, dtype=np.float64):
+def he_uniform(shape: Sequence[int], *, mode: str = "fan_in", layout: str = "io", seed: Union[int, np.random.Generator, None] = None,
+               dtype: DTypeLike = np.float64) -> NDArray[Any]:
     """He/Kaiming uniform: bound = √(6/fan)."""
     return uniform(shape, math.sqrt(6.0 / _fan(shape, mode, layout)), seed=seed, dtype=dtype)
 
@@ -81,7 +91,7 @@ glorot_normal, glorot_uniform = xavier_normal, xavier_uniform
 kaiming_normal, kaiming_uniform = he_normal, he_uniform
 
 
-def book_std(weight_init_std, n_in):
+def book_std(weight_init_std: Union[float, str], n_in: int) -> float:
     """The std the book's networks use for a layer with *n_in* inputs.
 
     A number is used as it is; ``'relu'``/``'he'`` give √(2/n_in); ``'sigmoid'``/
@@ -98,6 +108,7 @@ def book_std(weight_init_std, n_in):
                      f"'xavier', got {weight_init_std!r}")
 
 
-def book_normal(shape, weight_init_std="relu", *, seed=None, dtype=np.float64):
+def book_normal(shape: Sequence[int], weight_init_std: Union[float, str] = "relu", *,
+                seed: Union[int, np.random.Generator, None] = None, dtype: DTypeLike = np.float64) -> NDArray[Any]:
     """The book's init: ``book_std(weight_init_std, shape[0]) · N(0, 1)``."""
     return normal(shape, book_std(weight_init_std, shape[0]), seed=seed, dtype=dtype)

@@ -5,9 +5,13 @@ parameters and gradients as arrays that may be views into a model's flat
 buffers (:class:`fastopt.FlatParams`); ``backward`` writes gradients into
 them in place, so a training step allocates no gradient arrays.
 """
+from __future__ import annotations
+
 import math
+from typing import Any, ClassVar, Dict, NoReturn, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .. import _backend
 
@@ -18,16 +22,16 @@ class Layer:
     ``params`` and ``grads`` map local names (``"W"``, ``"b"``, ...) to arrays.
     """
 
-    params = {}
-    grads = {}
+    params: Dict[str, NDArray[Any]] = {}
+    grads: Dict[str, NDArray[Any]] = {}
 
-    def forward(self, x, train=True):
+    def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         raise NotImplementedError
 
-    def backward(self, dout):
+    def backward(self, dout: NDArray[Any]) -> NDArray[Any]:
         raise NotImplementedError
 
-    def bind(self, name, array, grad):
+    def bind(self, name: str, array: NDArray[Any], grad: NDArray[Any]) -> None:
         """Use *array* (and *grad* for its gradient) as parameter *name* from now on.
 
         Networks call this to point a layer at views of their flat buffers.
@@ -38,22 +42,22 @@ class Layer:
         self.params = {**self.params, name: array}
         self.grads = {**self.grads, name: grad}
 
-    _attr = {}
+    _attr: ClassVar[Dict[str, str]] = {}
 
-    def _need_forward(self, what):
+    def _need_forward(self, what: str) -> NoReturn:
         raise RuntimeError(f"{type(self).__name__}.backward called before forward ({what} is not set)")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
-def flatten_rows(x):
+def flatten_rows(x: NDArray[Any]) -> NDArray[Any]:
     """*x* as (N, features), the book's ``x.reshape(x.shape[0], -1)``, empty batches included
     (``-1`` cannot be inferred from a size-0 array)."""
     return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
 
-def as_weight_dtype(x, W):
+def as_weight_dtype(x: NDArray[Any], W: NDArray[Any]) -> NDArray[Any]:
     """*x* cast to the weights' dtype where NumPy would promote it to that dtype anyway.
 
     A float32 (or integer) batch meeting float64 weights, as the book's float32
@@ -79,7 +83,12 @@ class Affine(Layer):
         Where ``backward`` writes the gradients (default: new zero arrays).
     """
 
-    def __init__(self, W, b, dW=None, db=None):
+    #: the last forward's input, as (N, features); its shape before flattening
+    x: Optional[NDArray[Any]]
+    original_x_shape: Any
+
+    def __init__(self, W: NDArray[Any], b: NDArray[Any], dW: Optional[NDArray[Any]] = None,
+                 db: Optional[NDArray[Any]] = None) -> None:
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise ValueError(f"Affine needs W of shape (n_in, n_out) and b of shape (n_out,), "
                              f"got {W.shape} and {b.shape}")
@@ -90,9 +99,9 @@ class Affine(Layer):
         self.grads = {"W": self.dW, "b": self.db}
         self.x = self.original_x_shape = None
 
-    _attr = {"W": "W", "b": "b"}
+    _attr: ClassVar[Dict[str, str]] = {"W": "W", "b": "b"}
 
-    def forward(self, x, train=True):
+    def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         self.original_x_shape = x.shape
         x = as_weight_dtype(flatten_rows(x), self.W)
         if x.shape[1] != self.W.shape[0]:
@@ -105,7 +114,9 @@ class Affine(Layer):
             return out
         return out + self.b
 
-    def backward(self, dout, input_grad=True):
+    # returns None with input_grad=False, so not quite Layer.backward's signature
+    def backward(self, dout: NDArray[Any],  # type: ignore[override]
+                 input_grad: bool = True) -> Optional[NDArray[Any]]:
         """Write dW, db; return dx (``None`` with ``input_grad=False``, which saves a matmul)."""
         if self.x is None:
             self._need_forward("the input")
@@ -115,23 +126,25 @@ class Affine(Layer):
             return None
         return (dout @ self.W.T).reshape(self.original_x_shape)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Affine({self.W.shape[0]} -> {self.W.shape[1]}, {self.W.dtype})"
 
 
 class ReLU(Layer):
     """``max(0, x)``; the gradient at 0 is 0 (the book's ``Relu`` layer). Fused kernels."""
 
-    def __init__(self):
+    x: Optional[NDArray[Any]]
+
+    def __init__(self) -> None:
         self.x = None
 
-    def forward(self, x, train=True):
+    def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         self.x = np.ascontiguousarray(x)
         out = np.empty_like(self.x)
         _backend.kernels().relu_forward(self.x.reshape(-1), out.reshape(-1))
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: NDArray[Any]) -> NDArray[Any]:
         if self.x is None:
             self._need_forward("the input")
         if dout.shape != self.x.shape:
@@ -148,35 +161,39 @@ Relu = ReLU
 class LeakyReLU(Layer):
     """``x`` for x > 0, ``slope·x`` otherwise."""
 
-    def __init__(self, slope=0.01):
+    mask: Optional[NDArray[Any]]
+
+    def __init__(self, slope: float = 0.01) -> None:
         self.slope = float(slope)
         self.mask = None
 
-    def forward(self, x, train=True):
+    def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         self.mask = x <= 0
         return np.where(self.mask, x * x.dtype.type(self.slope), x)
 
-    def backward(self, dout):
+    def backward(self, dout: NDArray[Any]) -> NDArray[Any]:
         if self.mask is None:
             self._need_forward("the mask")
         return np.where(self.mask, dout * dout.dtype.type(self.slope), dout)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"LeakyReLU(slope={self.slope})"
 
 
 class Sigmoid(Layer):
     """``1 / (1 + exp(-x))``; backward ``dout·(1 − y)·y``."""
 
-    def __init__(self):
+    out: Optional[NDArray[Any]]
+
+    def __init__(self) -> None:
         self.out = None
 
-    def forward(self, x, train=True):
+    def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         with np.errstate(over="ignore"):  # exp overflow gives 0, the right limit
             self.out = 1 / (1 + np.exp(-x))
         return self.out
 
-    def backward(self, dout):
+    def backward(self, dout: NDArray[Any]) -> NDArray[Any]:
         if self.out is None:
             self._need_forward("the output")
         return dout * (1 - self.out) * self.out
@@ -185,27 +202,29 @@ class Sigmoid(Layer):
 class Tanh(Layer):
     """``tanh(x)``; backward ``dout·(1 − y²)``."""
 
-    def __init__(self):
+    out: Optional[NDArray[Any]]
+
+    def __init__(self) -> None:
         self.out = None
 
-    def forward(self, x, train=True):
+    def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         self.out = np.tanh(x)
         return self.out
 
-    def backward(self, dout):
+    def backward(self, dout: NDArray[Any]) -> NDArray[Any]:
         if self.out is None:
             self._need_forward("the output")
         return dout * (1 - self.out * self.out)
 
 
-def softmax(x):
+def softmax(x: NDArray[Any]) -> NDArray[Any]:
     """Softmax over the last axis, shifted by the row maximum (the book's form)."""
     x = x - np.max(x, axis=-1, keepdims=True)
     e = np.exp(x)
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def cross_entropy_error(y, t):
+def cross_entropy_error(y: NDArray[Any], t: NDArray[Any]) -> np.floating[Any]:
     """Mean over the batch of −log(y[n, t_n] + 1e-7); t as indices or one-hot (the book's)."""
     if y.ndim == 1:
         t, y = t.reshape(1, t.size), y.reshape(1, y.size)
@@ -218,20 +237,22 @@ def cross_entropy_error(y, t):
 class Softmax(Layer):
     """Softmax over the last axis, with its Jacobian-vector product as backward."""
 
-    def __init__(self):
+    out: Optional[NDArray[Any]]
+
+    def __init__(self) -> None:
         self.out = None
 
-    def forward(self, x, train=True):
+    def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         self.out = softmax(x)
         return self.out
 
-    def backward(self, dout):
+    def backward(self, dout: NDArray[Any]) -> NDArray[Any]:
         if self.out is None:
             self._need_forward("the output")
         return self.out * (dout - np.sum(dout * self.out, axis=-1, keepdims=True))
 
 
-def _label_range_error(t, c):
+def _label_range_error(t: NDArray[Any], c: int) -> ValueError:
     return ValueError(f"labels t must lie in [0, {c}), got values in [{t.min()}, {t.max()}]")
 
 
@@ -246,11 +267,14 @@ class SoftmaxWithLoss(Layer):
     (``fastopt.reference.softmax`` gives the recipe).
     """
 
-    def __init__(self):
+    y: Optional[NDArray[Any]]
+    t: Any
+
+    def __init__(self) -> None:
         self.y = self.t = None
 
     @staticmethod
-    def check_labels(t, n, c, check_range=True):
+    def check_labels(t: ArrayLike, n: int, c: int, check_range: bool = True) -> NDArray[Any]:
         """*t* as an array, if it holds labels for N = *n* samples of C = *c* classes.
 
         Class indices (N,) in [0, C) or one-hot rows (N, C); anything else raises a
@@ -269,7 +293,9 @@ class SoftmaxWithLoss(Layer):
             raise ValueError(f"labels t must have shape ({n},) or ({n}, {c}), got {t.shape}")
         return t
 
-    def forward(self, x, t, train=True):
+    # a loss layer's forward takes the targets too (the book's), unlike Layer.forward
+    def forward(self, x: NDArray[Any], t: ArrayLike,  # type: ignore[override]
+                train: bool = True) -> np.floating[Any]:
         if x.ndim != 2:
             raise ValueError(f"SoftmaxWithLoss takes (N, C) scores, got shape {x.shape}")
         n, c = x.shape
@@ -293,7 +319,7 @@ class SoftmaxWithLoss(Layer):
         np.log(picks, out=picks)
         return -np.add.reduce(picks) / n  # np.sum's result, without its wrapper (~5 us in a step)
 
-    def backward(self, dout=1):
+    def backward(self, dout: Any = 1) -> NDArray[Any]:
         if self.y is None:
             self._need_forward("the softmax output")
         n = self.y.shape[0]
@@ -311,14 +337,18 @@ class SoftmaxWithLoss(Layer):
 class SumSquaredError(Layer):
     """The book's ``sum_squared_error``: ½·Σ(y − t)² over the whole batch (a sum, not a mean)."""
 
-    def __init__(self):
+    diff: Optional[NDArray[Any]]
+
+    def __init__(self) -> None:
         self.diff = None
 
-    def forward(self, y, t, train=True):
+    # a loss layer's forward takes the targets too (the book's), unlike Layer.forward
+    def forward(self, y: NDArray[Any], t: ArrayLike,  # type: ignore[override]
+                train: bool = True) -> float:
         self.diff = y - t
         return 0.5 * float(np.sum(self.diff * self.diff))
 
-    def backward(self, dout=1):
+    def backward(self, dout: Any = 1) -> NDArray[Any]:
         if self.diff is None:
             self._need_forward("the difference")
         return self.diff * dout
@@ -327,14 +357,18 @@ class SumSquaredError(Layer):
 class MeanSquaredError(Layer):
     """``mean((y − t)²)`` over every element (PyTorch's ``MSELoss``)."""
 
-    def __init__(self):
+    diff: Optional[NDArray[Any]]
+
+    def __init__(self) -> None:
         self.diff = None
 
-    def forward(self, y, t, train=True):
+    # a loss layer's forward takes the targets too (the book's), unlike Layer.forward
+    def forward(self, y: NDArray[Any], t: ArrayLike,  # type: ignore[override]
+                train: bool = True) -> float:
         self.diff = y - t
         return float(np.mean(self.diff * self.diff))
 
-    def backward(self, dout=1):
+    def backward(self, dout: Any = 1) -> NDArray[Any]:
         if self.diff is None:
             self._need_forward("the difference")
         return self.diff * (2 * dout / self.diff.size)

@@ -6,14 +6,19 @@ views of it, so ``net.gradient(x, t)`` writes every gradient into one
 preallocated buffer and an optimizer built on ``net.params`` updates the whole
 model with one kernel call.
 """
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .. import _threads
 from ..optim.flat import FlatParams
 from .batchnorm import BatchNorm
 from .dropout import Dropout
 from .fused import FusedHidden, stages
-from .layers import Affine, LeakyReLU, ReLU, Sigmoid, SoftmaxWithLoss, Tanh
+from .layers import Affine, Layer, LeakyReLU, ReLU, Sigmoid, SoftmaxWithLoss, Tanh
 
 #: Layers whose output has as many features as their input (labels can be checked past them).
 _WIDTH_PRESERVING = (ReLU, LeakyReLU, Sigmoid, Tanh, BatchNorm, Dropout)
@@ -47,11 +52,24 @@ class Sequential:
         Gradient views by name, filled by :meth:`gradient`.
     """
 
-    def __init__(self, layers, loss=None, *, param_names=None, dtype=None, fuse=True):
-        named = [(None, layer) if not isinstance(layer, tuple) else layer for layer in layers]
+    params: FlatParams
+    grads: Dict[str, NDArray[Any]]
+    #: the loss layer: ``forward(scores, t)`` gives the loss, ``backward(1)`` its gradient
+    loss_layer: Any
+    #: the training-mode loss of the last :meth:`gradient` batch (None before it)
+    last_loss: Any
+
+    def __init__(self, layers: Sequence[Union[Layer, Tuple[Optional[str], Layer]]],
+                 loss: Optional[Layer] = None, *,
+                 param_names: Optional[Callable[[int, Optional[str], str], str]] = None,
+                 dtype: Optional[DTypeLike] = None, fuse: bool = True) -> None:
+        named: List[Tuple[Optional[str], Layer]] = [
+            (None, layer) if not isinstance(layer, tuple) else layer for layer in layers]
         self.layers = self._layer_list = [layer for _, layer in named]
         self.layer_names = [name for name, _ in named]
         self.loss_layer = SoftmaxWithLoss() if loss is None else loss
+        initial: Dict[str, NDArray[Any]]
+        owners: List[Tuple[Layer, str, str]]
         initial, owners = {}, []
         for index, (lname, layer) in enumerate(named):
             for local, array in layer.params.items():
@@ -65,7 +83,8 @@ class Sequential:
                     raise ValueError(f"two parameters are named {name!r}")
                 initial[name] = array
                 owners.append((layer, name, local))
-        self.params = FlatParams(initial, dtype=dtype) if initial else None
+        # None only for a network without parameters
+        self.params = FlatParams(initial, dtype=dtype) if initial else None  # type: ignore[assignment]
         self.grads = self.params.grads if initial else {}
         for layer, name, local in owners:
             layer.bind(local, self.params[name], self.grads[name])
@@ -77,7 +96,7 @@ class Sequential:
         self._scores_width = self._output_width()  # the layers are fixed: found once
         self.last_loss = None
 
-    def buffers(self):
+    def buffers(self) -> Dict[str, NDArray[Any]]:
         """Non-trainable state by name (BatchNorm running statistics, dropout counters).
 
         These arrays are saved in checkpoints next to the parameters and
@@ -89,18 +108,18 @@ class Sequential:
                 out[f"{lname if lname is not None else index}.{key}"] = array
         return out
 
-    def predict(self, x, train=False):
+    def predict(self, x: NDArray[Any], train: bool = False) -> NDArray[Any]:
         """The network's output before the loss layer."""
         _threads.policy.threads_for((len(x) if getattr(x, "ndim", 1) else 1) * self.work_per_row)
         for stage in self.stages:
             x = stage.forward(x, train)
         return x
 
-    def loss(self, x, t, train=False):
+    def loss(self, x: NDArray[Any], t: ArrayLike, train: bool = False) -> Any:
         """The loss of the batch (plus :meth:`regularization`)."""
         return self.loss_layer.forward(self.predict(x, train), t) + self.regularization()
 
-    def _check_labels(self, x, t):
+    def _check_labels(self, x: NDArray[Any], t: ArrayLike) -> None:
         """Check the batch before anything runs: a bad batch must leave every layer as it was."""
         if np.ndim(x) < 1 or np.shape(x)[0] == 0:
             raise ValueError(f"x must hold at least one sample along its first axis, got shape "
@@ -109,7 +128,7 @@ class Sequential:
         if check is not None and self._scores_width is not None:
             check(t, np.shape(x)[0], self._scores_width)
 
-    def _output_width(self):
+    def _output_width(self) -> Optional[int]:
         """Scores per sample the layers produce (the last Affine's outputs), or None if unknown."""
         for layer in reversed(self._layer_list):
             if isinstance(layer, Affine):
@@ -118,14 +137,14 @@ class Sequential:
                 return None
         return None
 
-    def _train_loss(self, x, t):
+    def _train_loss(self, x: NDArray[Any], t: ArrayLike) -> Any:
         return self.loss(x, t, True)
 
-    def regularization(self):
+    def regularization(self) -> float:
         """Extra loss terms (none here; the book's networks add weight decay)."""
         return 0.0
 
-    def gradient(self, x, t):
+    def gradient(self, x: NDArray[Any], t: ArrayLike) -> Dict[str, NDArray[Any]]:
         """Forward in training mode, then backprop into :attr:`grads` (returned).
 
         The training-mode loss of this batch is kept in :attr:`last_loss`. Labels
@@ -145,10 +164,10 @@ class Sequential:
         self._add_regularization_gradients()
         return self.grads
 
-    def _add_regularization_gradients(self):
+    def _add_regularization_gradients(self) -> None:
         pass
 
-    def input_gradient(self, x, t, train=False):
+    def input_gradient(self, x: NDArray[Any], t: ArrayLike, train: bool = False) -> NDArray[Any]:
         """∂L/∂x: the gradient of the batch's mean loss with respect to the input.
 
         ``L = loss_layer(predict(x, train), t)`` without :meth:`regularization`
@@ -185,7 +204,7 @@ class Sequential:
             dout = layer.backward(dout)
         return dout
 
-    def accuracy(self, x, t, batch_size=None):
+    def accuracy(self, x: NDArray[Any], t: NDArray[Any], batch_size: Optional[int] = None) -> float:
         """Share of rows whose arg-max output equals the label (indices or one-hot)."""
         t = np.asarray(t)
         if t.ndim != 1:
@@ -198,6 +217,6 @@ class Sequential:
             correct += int(np.sum(np.argmax(y, axis=1) == t[lo:lo + step]))
         return correct / n if n else 0.0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         body = ", ".join(repr(layer) for layer in self._layer_list)
         return f"{type(self).__name__}([{body}], loss={type(self.loss_layer).__name__})"
