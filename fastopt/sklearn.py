@@ -46,11 +46,15 @@ default: about twice the speed of float64 in the matrix products) and ``n_thread
 ``solver="lbfgs"`` is not supported (fastopt's optimizers are stochastic): it raises a
 ``ValueError`` naming the supported solvers.
 """
+from __future__ import annotations
+
 import contextlib
 import numbers
 import warnings
+from typing import Any, Dict, Optional, Sequence, TypeVar, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 try:
     import scipy.sparse as _sp
@@ -79,6 +83,8 @@ from .nn.layers import Affine, ReLU, Sigmoid, Tanh
 from .nn.network import Sequential
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
+
+_Estimator = TypeVar("_Estimator", bound="_BaseMLP")
 
 WEIGHT_INITS = ("glorot", "he_normal", "he_uniform", "xavier_normal", "xavier_uniform")
 _OPTIMIZERS = {cls.__name__.lower(): cls for cls in _optim.OPTIMIZERS}
@@ -387,7 +393,8 @@ class _BaseMLP(BaseEstimator):
         return self.optimizer is not None or self.solver == "sgd"
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y, sample_weight=None):
+    def fit(self: _Estimator, X: ArrayLike, y: ArrayLike,
+            sample_weight: Optional[ArrayLike] = None) -> _Estimator:
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -593,7 +600,7 @@ class _BaseMLP(BaseEstimator):
             return np.nan
         return self._score_function(y, y_pred, sample_weight=sample_weight)
 
-    def __getstate__(self):
+    def __getstate__(self) -> Dict[str, Any]:
         state = dict(super().__getstate__())  # object.__getstate__ returns __dict__ itself
         net = state.pop("_network", None)
         opt = state.pop("_optimizer", None)
@@ -607,7 +614,7 @@ class _BaseMLP(BaseEstimator):
                 "optimizer": None if opt is None else opt.state_dict()}
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: Dict[str, Any]) -> None:
         saved = state.pop("_network_state", None)
         super().__setstate__(state)
         if saved is None:
@@ -639,13 +646,13 @@ class _BaseMLP(BaseEstimator):
             self._optimizer = self._make_optimizer()
             self._optimizer.load_state_dict(saved["optimizer"], strict=False)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
 
     @classmethod
-    def _expected_failed_checks(cls):
+    def _expected_failed_checks(cls) -> Dict[str, str]:
         """Estimator checks expected to fail, name -> reason (for ``parametrize_with_checks``)."""
         return dict(_XFAIL_COMMON)
 
@@ -760,14 +767,20 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     _score_function = staticmethod(accuracy_score)
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 optimizer=None, optimizer_params=None, batchnorm=False, dropout=0.0,
-                 weight_init="glorot", dtype=np.float32, n_threads=None):
+    def __init__(self, hidden_layer_sizes: Union[int, Sequence[int]] = (100,),
+                 activation: str = "relu", *, solver: str = "adam",
+                 alpha: float = 0.0001, batch_size: Union[int, str] = "auto",
+                 learning_rate: str = "constant", learning_rate_init: float = 0.001,
+                 power_t: float = 0.5, max_iter: int = 200, shuffle: bool = True,
+                 random_state: Union[int, np.random.RandomState, None] = None, tol: float = 1e-4,
+                 verbose: bool = False, warm_start: bool = False, momentum: float = 0.9,
+                 nesterovs_momentum: bool = True, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-8, n_iter_no_change: Union[int, float] = 10,
+                 max_fun: int = 15000, optimizer: Optional[str] = None,
+                 optimizer_params: Optional[Dict[str, Any]] = None, batchnorm: bool = False,
+                 dropout: float = 0.0, weight_init: str = "glorot", dtype: DTypeLike = np.float32,
+                 n_threads: Optional[int] = None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -825,7 +838,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return X, y
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: Optional[ArrayLike] = None,
+                    classes: Optional[ArrayLike] = None) -> MLPClassifier:
         """One epoch over (X, y), keeping the optimizer's state between calls.
 
         ``classes`` (all the classes) is required on the first call.
@@ -846,12 +860,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             y_pred = y_pred.ravel()
         return self._label_binarizer.inverse_transform(y_pred)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Predicted classes (or label indicator rows for multi-label targets)."""
         check_is_fitted(self)
         return self._predict(X)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[Any]:
         """Class probabilities, columns ordered as :attr:`classes_`."""
         check_is_fitted(self)
         y_pred = self._forward(X)
@@ -861,12 +875,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.vstack([1 - y_pred, y_pred]).T
         return y_pred
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[Any]:
         """``log(predict_proba(X))``."""
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
@@ -895,14 +909,21 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                               "loss": [StrOptions({"squared_error", "poisson"})]}
     _score_function = staticmethod(r2_score)
 
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 optimizer=None, optimizer_params=None, batchnorm=False, dropout=0.0,
-                 weight_init="glorot", dtype=np.float32, n_threads=None):
+    def __init__(self, loss: str = "squared_error",
+                 hidden_layer_sizes: Union[int, Sequence[int]] = (100,),
+                 activation: str = "relu", *, solver: str = "adam",
+                 alpha: float = 0.0001, batch_size: Union[int, str] = "auto",
+                 learning_rate: str = "constant", learning_rate_init: float = 0.001,
+                 power_t: float = 0.5, max_iter: int = 200, shuffle: bool = True,
+                 random_state: Union[int, np.random.RandomState, None] = None, tol: float = 1e-4,
+                 verbose: bool = False, warm_start: bool = False, momentum: float = 0.9,
+                 nesterovs_momentum: bool = True, early_stopping: bool = False,
+                 validation_fraction: float = 0.1, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-8, n_iter_no_change: Union[int, float] = 10,
+                 max_fun: int = 15000, optimizer: Optional[str] = None,
+                 optimizer_params: Optional[Dict[str, Any]] = None, batchnorm: bool = False,
+                 dropout: float = 0.0, weight_init: str = "glorot", dtype: DTypeLike = np.float32,
+                 n_threads: Optional[int] = None) -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -948,7 +969,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return X, y
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike,
+                    sample_weight: Optional[ArrayLike] = None) -> MLPRegressor:
         """One epoch over (X, y), keeping the optimizer's state between calls."""
         self._check_params()
         self._check_solver()
@@ -958,7 +980,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         y_pred = self._forward(X, check_input)
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
         """Predicted targets, shape (n_samples,) or (n_samples, n_outputs)."""
         check_is_fitted(self)
         return self._predict(X)
