@@ -3,20 +3,24 @@
 A backend is a module exposing every kernel named in
 ``fastopt.reference.KERNELS`` with the same signatures. Three are known:
 
-``numba``   ``fastopt.kernels`` (default; needs numba)
-``cython``  ``fastopt._cy.kernels`` (compiled into wheels; see README)
+``numba``   ``fastopt.kernels`` (needs numba; compiles on first use)
+``cython``  ``fastopt._cy.kernels`` (compiled into wheels, one build per x86-64
+            instruction-set level; see ``fastopt._cy.isa``)
 ``numpy``   ``fastopt.reference`` (always available; the test oracle)
 
 The active backend comes from ``set_backend()``/``use_backend()``, else from the
-``FASTOPT_BACKEND`` environment variable, else ``"auto"``: the first available
-of numba, cython, numpy, except for the kernels in ``AUTO_KERNEL_CHOICE``, which
-``auto`` takes from the backend ``fastopt bench`` measured faster when it is
-available (every backend gives the same bits, so mixing them changes no
-result). Modules are imported on first use, so importing fastopt neither
-imports Numba nor compiles anything.
+``FASTOPT_BACKEND`` environment variable, else ``"auto"``. ``auto`` serves the
+backend :data:`AUTO_CHOICE` names for the Cython build's instruction-set level
+(where Cython is not slower, it needs no compilation, so a new process starts
+without a JIT pause), taking the listed kernels from another backend, which is
+imported only when one of them is first used; without a Cython build, numba,
+then numpy. Every backend gives the same bits, so mixing them changes no
+result. Modules are imported on first use, so importing fastopt neither imports
+Numba nor compiles anything.
 """
 import contextlib
 import importlib
+import importlib.util
 import os
 import threading
 
@@ -25,11 +29,19 @@ _MODULES = {
     "cython": "fastopt._cy.kernels",
     "numpy": "fastopt.reference",
 }
-_AUTO_ORDER = ("numba", "cython", "numpy")
-#: kernel -> backend that ``auto`` prefers for it. Measured with ``fastopt bench`` on the
-#: 2-core dev VM (float32, 1e6 and 1e7, 1 and 2 threads): cython's blocked sum of squares
-#: is 2.1-2.5x faster than numba's; numba wins or ties everywhere else.
-AUTO_KERNEL_CHOICE = {"sumsq": "cython"}
+#: Cython build level -> (backend ``auto`` serves, {kernel: backend it takes instead}).
+#: Measured with ``fastopt bench`` on the 2-core EPYC dev VM (float32, 1 thread): the
+#: AVX2/AVX-512 builds run every kernel within 10 % of Numba's time, so ``auto`` takes
+#: Cython's (no compilation); the baseline (SSE2) build ran Adam-like kernels 1.9-2.1x
+#: slower, so there ``auto`` serves Numba's, with Cython's blocked sum of squares (2.1-2.5x
+#: faster than Numba's).
+AUTO_CHOICE = {
+    "avx512": ("cython", {}),
+    "avx2": ("cython", {}),
+    "baseline": ("numba", {"sumsq": "cython"}),
+}
+#: ``auto``'s order where no Cython build is there to decide
+_FALLBACK_ORDER = ("numba", "numpy")
 
 
 class _ThreadState(threading.local):
@@ -64,9 +76,7 @@ def _resolve(name, source):
         raise TypeError(f"backend must be a str, got {type(name).__name__}")
     name = name.strip().lower()
     if name == "auto":
-        for candidate in _AUTO_ORDER:
-            if _load(candidate) is not None:
-                return candidate
+        return _auto_plan()[0]
     if name not in _MODULES:
         raise ValueError(f"{source}: unknown backend {name!r}; "
                          f"choose one of {sorted(_MODULES)} or 'auto'")
@@ -76,8 +86,28 @@ def _resolve(name, source):
     return name
 
 
+def _auto_plan():
+    """(backend ``auto`` serves, {kernel: other backend}) on this machine."""
+    cython = _load("cython")
+    if cython is not None:
+        base, exceptions = AUTO_CHOICE[cython.ISA_LEVEL]
+        if base == "cython" or _available(base):
+            return base, exceptions
+    for candidate in _FALLBACK_ORDER:
+        if _load(candidate) is not None:
+            return candidate, {}
+    raise AssertionError("the numpy backend always imports")
+
+
+def _available(name):
+    """Whether backend *name* imports here; Numba (~0.4 s to import) is only looked up."""
+    if name == "numba" and name not in _loaded and name not in _errors:
+        return importlib.util.find_spec("numba") is not None
+    return _load(name) is not None
+
+
 def available_backends():
-    """Names of the backends that import on this machine, fastest first."""
+    """Names of the backends that import on this machine (imports each: Numba too)."""
     return [n for n in ("numba", "cython", "numpy") if _load(n) is not None]
 
 
@@ -88,17 +118,23 @@ def backend_errors():
 
 
 class _AutoKernels:
-    """The kernels ``auto`` serves: *base*'s, with the ``AUTO_KERNEL_CHOICE`` exceptions."""
+    """The kernels ``auto`` serves: *base*'s, except *choices* (kernel -> backend), whose
+    backend is imported when one of them is first looked up (then they are plain
+    attributes). Where that backend fails to import, *base*'s kernel serves."""
 
     def __init__(self, base, choices):
         # copied, not forwarded by __getattr__ alone: that cost 0.8 us per kernel lookup
-        self.__dict__.update((k, v) for k, v in vars(base).items() if not k.startswith("_"))
+        self.__dict__.update((k, v) for k, v in vars(base).items()
+                             if not k.startswith("_") and k not in choices)
         self._base, self.choices = base, choices
-        for kernel, backend in choices.items():
-            setattr(self, kernel, getattr(_loaded[backend], kernel))
 
     def __getattr__(self, attr):
-        return getattr(self._base, attr)
+        backend = self.__dict__.get("choices", {}).get(attr)
+        module = _load(backend) if backend else None
+        value = getattr(module if module is not None else self._base, attr)
+        if backend:
+            setattr(self, attr, value)
+        return value
 
 
 def _select(name, source):
@@ -106,15 +142,14 @@ def _select(name, source):
     resolved = _resolve(name, source)
     module = _loaded[resolved]
     if name.strip().lower() == "auto":
-        choices = {k: b for k, b in AUTO_KERNEL_CHOICE.items()
-                   if b != resolved and _load(b) is not None}
+        choices = {k: b for k, b in _auto_plan()[1].items() if _available(b)}
         if choices:
             module = _AutoKernels(module, choices)
     return resolved, module
 
 
 def auto_choices():
-    """Kernels ``auto`` takes from another backend than its first: {kernel: backend}."""
+    """Kernels ``auto`` takes from another backend than the one it serves: {kernel: backend}."""
     module = _select("auto", "auto")[1]
     return dict(module.choices) if isinstance(module, _AutoKernels) else {}
 

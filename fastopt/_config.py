@@ -29,13 +29,23 @@ def config():
     if cy is not None:
         info["cython"] = {"openmp": cy.HAVE_OPENMP, "threads": cy.get_num_threads(),
                           "parallel_threshold": dict(cy.PARALLEL_THRESHOLD)}
+        info["cython_isa"] = _cython_isa()
     try:
         info["active_backend"] = _backend.get_backend()
     except (ImportError, ValueError) as exc:
         info["active_backend"] = f"error: {exc}"
-    info["auto_order"] = " > ".join(n for n in _backend._AUTO_ORDER if n in info["backends"])
     info["auto_kernel_choices"] = _backend.auto_choices()
     return info
+
+
+def _cython_isa():
+    """Which instruction-set build of the Cython kernels serves, and what else is there."""
+    try:
+        from ._cy import isa, kernels
+    except ImportError as exc:
+        return f"unavailable ({exc})"
+    return (f"{kernels.ISA_LEVEL}: {isa.DESCRIPTIONS[kernels.ISA_LEVEL]} "
+            f"(CPU runs up to {isa.cpu_level()}; built: {', '.join(isa.built_levels())})")
 
 
 def _version():

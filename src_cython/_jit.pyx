@@ -9,6 +9,30 @@ like Numba's, it is per Python thread; ``fastopt.set_num_threads`` sets both.
 """
 include "_jit.pxi"
 
+cdef extern from *:
+    """
+    /* The best instruction-set level of setup.py's ISA_LEVELS this CPU (and OS) runs:
+       0 baseline, 1 avx2, 2 avx512. The features are those whose flags each level is
+       built with; __builtin_cpu_supports also checks that the OS saves the AVX state. */
+    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+    static int fastopt_isa_level(void) {
+        __builtin_cpu_init();
+        if (!(__builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2")
+              && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi")
+              && __builtin_cpu_supports("bmi2")))
+            return 0;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq")
+            && __builtin_cpu_supports("avx512vl"))
+            return 2;
+        return 1;
+    }
+    #else
+    static int fastopt_isa_level(void) { return 0; }
+    #endif
+    """
+    int fastopt_isa_level() noexcept nogil
+
 #: Whether this build has OpenMP (otherwise every kernel runs on one thread).
 HAVE_OPENMP = bool(fastopt_have_openmp())
 #: Elements from which a kernel runs multi-threaded, by kernel weight (the
@@ -18,6 +42,17 @@ LIGHT_THRESHOLD = LIGHT
 PARALLEL_THRESHOLD = {"heavy": HEAVY_THRESHOLD, "light": LIGHT_THRESHOLD}
 #: Elements per parallel work item.
 CHUNK_SIZE = CHUNK
+
+
+def cpu_isa_level():
+    """The best instruction-set level this CPU runs: 0 baseline, 1 AVX2/FMA, 2 AVX-512
+    (see ``fastopt._cy.isa``; always 0 off x86-64 or without GCC/Clang).
+
+    Returns
+    -------
+    int
+    """
+    return fastopt_isa_level()
 
 
 def _initial_threads():

@@ -12,6 +12,7 @@ Skipped where the backend is not built, unless ``FASTOPT_REQUIRE_CYTHON=1``
 """
 import inspect
 import os
+import platform
 import subprocess
 import sys
 import textwrap
@@ -74,7 +75,6 @@ def test_every_kernel_is_there_with_the_reference_signature():
 def test_registry_serves_it():
     assert "cython" in fastopt.available_backends()
     assert _backend.kernels("cython") is cy
-    assert _backend._AUTO_ORDER == ("numba", "cython", "numpy")
     with fastopt.use_backend("cython"):
         assert fastopt.get_backend() == "cython"
         assert fastopt.show_config(file=open(os.devnull, "w"))["active_backend"] == "cython"
@@ -367,14 +367,30 @@ def test_cold_start_compiles_nothing():
     print(f"cold start (import + network + first Adam step): {elapsed} s")
 
 
+def test_auto_serves_the_backend_chosen_for_this_build_level():
+    """auto serves the backend AUTO_CHOICE names for the Cython build's level (cython on
+    AVX2/AVX-512 builds: no JIT pause), with the listed exceptions."""
+    served, exceptions = _backend.AUTO_CHOICE[cy.ISA_LEVEL]
+    if served == "numba" and nb is None:
+        pytest.skip("numba not installed: the fallback order decides")
+    with fastopt.use_backend("auto") as name:
+        assert name == served
+        assert _backend.auto_choices() == exceptions
+        for kernel in ref.KERNELS:
+            expected = exceptions.get(kernel, served)
+            assert getattr(_backend.kernels(), kernel) is getattr(_backend.kernels(expected), kernel)
+
+
 @pytest.mark.skipif(nb is None, reason="numba not installed")
-def test_auto_takes_each_kernel_from_the_backend_measured_faster():
-    """auto serves numba's kernels, and sumsq from cython (bench: 2.1-2.5x faster)."""
+def test_auto_exceptions_give_the_same_bits(monkeypatch):
+    """The baseline build's plan (numba, with cython's sumsq) on this machine: the mixed
+    namespace computes what numba alone does, and imports numba only when a kernel of it
+    is first looked up."""
+    monkeypatch.setitem(_backend.AUTO_CHOICE, cy.ISA_LEVEL, ("numba", {"sumsq": "cython"}))
     with fastopt.use_backend("auto") as name:
         k = _backend.kernels()
         assert name == "numba" and k.adam is _backend.kernels("numba").adam
         assert k.sumsq is _backend.kernels("cython").sumsq
-        assert _backend.auto_choices() == {"sumsq": "cython"}
         rng = np.random.default_rng(0)
         p, g = rng.standard_normal(10_001), rng.standard_normal(10_001)
         with_auto = p.copy()
@@ -384,3 +400,117 @@ def test_auto_takes_each_kernel_from_the_backend_measured_faster():
         with_numba = p.copy()
         fastopt.optim.Adam([with_numba], max_grad_norm=0.5).step([g])
     np.testing.assert_array_equal(with_auto.view(np.uint64), with_numba.view(np.uint64))
+
+
+def test_auto_exceptions_load_their_backend_on_first_use(monkeypatch):
+    lazy = _backend._AutoKernels(cy, {"adam": "numpy"})
+    assert "adam" not in vars(lazy) and lazy.sgd is cy.sgd
+    assert lazy.adam is ref.adam and vars(lazy)["adam"] is ref.adam
+    monkeypatch.setattr(_backend, "_load", lambda name: None)  # the backend fails to import
+    assert _backend._AutoKernels(cy, {"adam": "numba"}).adam is cy.adam
+
+
+# ------------------------------------------------------------ instruction-set levels
+
+from fastopt._cy import isa  # noqa: E402
+from kernel_cases import KERNEL_CASES, TRANSFORMS  # noqa: E402
+
+
+def test_the_selected_level_is_the_best_runnable_one():
+    runnable = isa.runnable_levels()
+    assert runnable and runnable[0] == "baseline" and cy.ISA_LEVEL == isa.selected_level()
+    if not os.environ.get(isa.ENV, "auto").strip().lower() in ("", "auto"):
+        return  # CI runs the kernel tests once per level with FASTOPT_CYTHON_ISA set
+    assert cy.ISA_LEVEL == runnable[-1]
+    assert isa.LEVELS.index(cy.ISA_LEVEL) <= isa.LEVELS.index(isa.cpu_level())
+    if os.environ.get("FASTOPT_REQUIRE_CYTHON") == "1" and platform.machine() == "x86_64":
+        assert isa.built_levels() == list(isa.LEVELS)  # setup.py built every level
+
+
+@pytest.mark.parametrize("level", isa.runnable_levels())
+def test_every_level_has_every_kernel_with_the_reference_signature(level):
+    kernels = isa.load_level(level)
+    assert sorted(k for ks in isa.FAMILIES.values() for k in ks) == sorted(ref.KERNELS)
+    for name in ref.KERNELS:
+        assert inspect.signature(getattr(kernels, name)) == inspect.signature(getattr(ref, name))
+
+
+@pytest.mark.parametrize("level", isa.runnable_levels())
+@pytest.mark.parametrize("case", KERNEL_CASES, ids=[c[0] for c in KERNEL_CASES])
+def test_every_runnable_level_matches_the_reference(level, case, dtype):
+    """Each instruction-set build of the optimizer kernels equals the NumPy twins bit for
+    bit (every transform; lengths from empty to past the parallel threshold). The other
+    kernels run per level in CI (test_kernels, test_fused, batch norm and dropout tests
+    with FASTOPT_CYTHON_ISA set)."""
+    kernels = isa.load_level(level)
+    _, name, n_state, scalars = case
+    for n in (0, 1, 7, 1000, cy.HEAVY_THRESHOLD + 3):
+        rng = np.random.default_rng(n)
+        p0 = rng.standard_normal(n).astype(dtype)
+        state0 = [np.abs(rng.standard_normal(n)).astype(dtype) * 0.1 for _ in range(n_state)]
+        grads = [rng.standard_normal(n).astype(dtype) for _ in range(3)]
+        for transform in TRANSFORMS.values():
+            args = [s if isinstance(s, bool) else dtype.type(s) for s in scalars + transform]
+            results = []
+            for impl in (ref, kernels):
+                p, state = p0.copy(), [s.copy() for s in state0]
+                with np.errstate(invalid="ignore"):  # centered RMSprop: sqrt of h - ga² < 0
+                    for g in grads:
+                        getattr(impl, name)(p, g, *state, *args)
+                results.append([p, *state])
+            for got, want in zip(*reversed(results)):
+                assert_bits_equal(got, want, f"{level} {name} n={n}")
+
+
+@pytest.mark.parametrize("level", isa.runnable_levels())
+def test_fastopt_cython_isa_selects_a_level(level):
+    out = _run_python("""
+        import fastopt
+        from fastopt._cy import kernels
+        print(kernels.ISA_LEVEL, kernels.adam.__module__,
+              fastopt.show_config(file=open("/dev/null", "w"))["cython_isa"].split(":")[0])
+    """, FASTOPT_CYTHON_ISA=level)
+    package = "fastopt._cy" if level == "baseline" else f"fastopt._cy.{level}"
+    assert out.split() == [level, f"{package}.adaptive", level]
+
+
+def test_an_unusable_level_leaves_cython_out_with_the_reason():
+    out = _run_python("""
+        import fastopt
+        print(fastopt.available_backends())
+        print(fastopt._backend.backend_errors()["cython"])
+    """, FASTOPT_CYTHON_ISA="sse9")
+    backends, reason = out.splitlines()
+    assert "cython" not in backends
+    assert "FASTOPT_CYTHON_ISA='sse9'" in reason and "avx2" in reason
+
+
+def test_a_level_the_cpu_cannot_run_is_refused(monkeypatch):
+    monkeypatch.setattr(isa._jit, "cpu_isa_level", lambda: 0)
+    assert isa.runnable_levels() == ["baseline"]
+    if "avx2" in isa.built_levels():
+        monkeypatch.setenv(isa.ENV, "avx2")
+        with pytest.raises(isa.IsaLevelError, match="this CPU does not run it"):
+            isa.selected_level()
+        with pytest.raises(isa.IsaLevelError, match="not runnable"):
+            isa.load_level("avx2")
+
+
+def test_auto_on_a_vector_build_trains_without_numba():
+    """A new process with the default backend: where auto serves cython, a training step
+    of the book's network imports no Numba (no JIT pause)."""
+    out = _run_python("""
+        import sys
+        import numpy as np
+        import fastopt
+        from fastopt.book import Adam, MultiLayerNetExtend
+        net = MultiLayerNetExtend(784, [100] * 5, 10, use_batchnorm=True, use_dropout=True)
+        x = np.random.default_rng(0).random((100, 784)).astype(np.float32)
+        Adam().update(net.params, net.gradient(x, np.arange(100) % 10))
+        print(fastopt.get_backend(), "numba" in sys.modules)
+    """, FASTOPT_BACKEND="auto")
+    served = _backend.AUTO_CHOICE[cy.ISA_LEVEL][0]
+    if served == "cython" and not _backend.AUTO_CHOICE[cy.ISA_LEVEL][1]:
+        assert out.split() == ["cython", "False"]
+    else:
+        assert out.split()[0] == served
