@@ -6,19 +6,24 @@ returning its gradients), ``last_loss``, ``params`` and ``accuracy(x, t)`` —
 :mod:`fastopt.optim` optimizer (``step(grads)``) or a :mod:`fastopt.book` one
 (``update(params, grads)``).
 """
+from __future__ import annotations
+
 import math
 import numbers
 import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .optim.checkpoint import load_checkpoint, save_checkpoint
 from .optim.optimizer import Optimizer
 
 SAMPLING = ("shuffle", "replacement")
+_T = TypeVar("_T", bound="Trainer")
 
 
 class EarlyStopping:
@@ -35,7 +40,10 @@ class EarlyStopping:
         The least change that counts as an improvement.
     """
 
-    def __init__(self, monitor="val_acc", patience=5, mode="max", min_delta=0.0):
+    best: Optional[float]
+
+    def __init__(self, monitor: str = "val_acc", patience: int = 5, mode: str = "max",
+                 min_delta: float = 0.0) -> None:
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
@@ -43,7 +51,7 @@ class EarlyStopping:
         self.monitor, self.patience, self.mode, self.min_delta = monitor, patience, mode, min_delta
         self.best, self.bad_epochs = None, 0
 
-    def __call__(self, trainer):
+    def __call__(self, trainer: Trainer) -> bool:
         values = trainer.history.get(self.monitor)
         if values is None:
             raise ValueError(f"EarlyStopping monitors {self.monitor!r}, which the trainer does not "
@@ -56,7 +64,7 @@ class EarlyStopping:
             self.bad_epochs += 1
         return self.bad_epochs > self.patience
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience}, "
                 f"mode={self.mode!r}, min_delta={self.min_delta!r})")
 
@@ -102,9 +110,17 @@ class Trainer:
         Completed epochs and iterations.
     """
 
-    def __init__(self, network, optimizer, x_train, t_train, x_val=None, t_val=None, *, epochs=20,
-                 batch_size=100, sampling="shuffle", seed=None, eval_samples=None, progress=None,
-                 callbacks=(), checkpoint=None, checkpoint_every=1):
+    #: one list per record: ``loss``, ``epoch_loss``, ``train_acc``, ``val_acc``
+    history: Dict[str, List[float]]
+
+    def __init__(self, network: Any, optimizer: Any, x_train: NDArray[Any], t_train: NDArray[Any],
+                 x_val: Optional[NDArray[Any]] = None, t_val: Optional[NDArray[Any]] = None, *, epochs: int = 20,
+                 batch_size: int = 100, sampling: str = "shuffle",
+                 seed: Union[int, Sequence[int], np.random.SeedSequence,
+                             np.random.Generator, None] = None,
+                 eval_samples: Optional[int] = None, progress: Optional[bool] = None,
+                 callbacks: Sequence[Callable[[Trainer], Any]] = (),
+                 checkpoint: Optional[Union[str, "os.PathLike[str]"]] = None, checkpoint_every: int = 1) -> None:
         if len(x_train) != len(t_train):
             raise ValueError(f"x_train has {len(x_train)} samples but t_train has {len(t_train)}")
         if len(x_train) == 0:
@@ -135,7 +151,7 @@ class Trainer:
         self.history = {"loss": [], "epoch_loss": [], "train_acc": [], "val_acc": []}
         self.stopped_early = False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         parts = [type(self.network).__name__, repr(self.optimizer), f"n_train={len(self.x_train)}"]
         if self.x_val is not None:
             parts.append(f"n_val={len(self.x_val)}")
@@ -158,7 +174,7 @@ class Trainer:
                                 f"(N, C), got {t.dtype} of shape {t.shape}")
 
     # ------------------------------------------------------------------ training
-    def fit(self):
+    def fit(self) -> Dict[str, List[float]]:
         """Train until ``epochs`` are done or a callback stops it. Returns :attr:`history`.
 
         Bad labels raise before the first batch is drawn; a first step that
@@ -214,7 +230,7 @@ class Trainer:
     def _draw_batch(self, n):
         return self.rng.choice(n, self.batch_size)
 
-    def train_step(self, x, t):
+    def train_step(self, x: NDArray[Any], t: NDArray[Any]) -> float:
         """One gradient computation and one optimizer update. Returns the batch loss."""
         grads = self.network.gradient(x, t)
         if isinstance(self.optimizer, Optimizer):
@@ -264,7 +280,7 @@ class Trainer:
             arrays.update({f"buffer:{k}": v for k, v in buffers().items()})
         return arrays
 
-    def save(self, path):
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> Path:
         """Write parameters, network buffers, optimizer and trainer state (atomic, no pickle)."""
         extra = {"trainer": {"epoch": self.epoch, "iteration": self.iteration,
                              "rng": self.rng.bit_generator.state, "history": self.history,
@@ -276,7 +292,7 @@ class Trainer:
         distributed trainer's rank record). :meth:`load` ignores them."""
         return {}
 
-    def load(self, path):
+    def load(self: _T, path: Union[str, "os.PathLike[str]"]) -> _T:
         """Restore a :meth:`save` checkpoint: training then continues bit-identically.
 
         Every part of the file (parameters, buffers, optimizer state and the

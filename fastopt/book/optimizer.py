@@ -7,10 +7,14 @@ parameters (the book's 2-D demo) are replaced by their new value. Each class
 only configures the general optimizer in :mod:`fastopt.optim`, whose kernels
 reproduce the book's formulas operation for operation.
 """
+from __future__ import annotations
+
 import inspect
 import numbers
+from typing import Any, ClassVar, Dict, Mapping, MutableMapping, Optional, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import optim
 from ..optim.flat import FlatParams
@@ -20,17 +24,19 @@ class _BookOptimizer:
     """Binds a general optimizer to the book's dict on the first ``update``."""
 
     #: book attribute -> group hyperparameter, synced before every update
-    _group_keys = {"lr": "lr"}
+    _group_keys: ClassVar[Dict[str, str]] = {"lr": "lr"}
 
-    def __init__(self):
+    optimizer: Optional[optim.Optimizer]
+
+    def __init__(self) -> None:
         self.optimizer = None  # the fastopt.optim optimizer of the latest update or bind()
-        self._optimizers = {}  # ((name, id(array)), ...) -> its optimizer
-        self._scalars = {}
+        self._optimizers: Dict[Any, optim.Optimizer] = {}  # ((name, id(array)), ...) -> its optimizer
+        self._scalars: Dict[str, NDArray[Any]] = {}
 
-    def _make(self, arrays):
+    def _make(self, arrays: Mapping[str, NDArray[Any]]) -> optim.Optimizer:
         raise NotImplementedError
 
-    def bind(self, params):
+    def bind(self, params: Union[FlatParams, MutableMapping[str, Any]]) -> optim.Optimizer:
         """Create the state for *params* now (the book creates it on the first update).
 
         One book optimizer may update several networks, as the book's scripts
@@ -41,6 +47,7 @@ class _BookOptimizer:
         :mod:`fastopt.optim` optimizer doing the work.
         """
         flat = isinstance(params, FlatParams)
+        key: Any
         if flat:  # a fastopt network's params: one kernel call per dtype buffer
             arrays, key = params, id(params)
         else:
@@ -54,7 +61,7 @@ class _BookOptimizer:
                 optimizer = self._make(arrays)
             else:
                 if flat:
-                    optimizer._rebind_flat(params)
+                    optimizer._rebind_flat(params)  # type: ignore[arg-type]  # flat: a FlatParams
                 else:
                     optimizer._rebind(arrays)
                 self._optimizers = {k: o for k, o in self._optimizers.items() if o is not optimizer}
@@ -62,8 +69,8 @@ class _BookOptimizer:
         self.optimizer = optimizer
         return optimizer
 
-    def _arrays(self, params):
-        arrays = {}
+    def _arrays(self, params: Mapping[str, Any]) -> Dict[str, NDArray[Any]]:
+        arrays: Dict[str, NDArray[Any]] = {}
         for key, value in params.items():
             if isinstance(value, np.ndarray):
                 arrays[key] = value
@@ -76,7 +83,8 @@ class _BookOptimizer:
                                 f"got {type(value).__name__}")
         return arrays
 
-    def update(self, params, grads):
+    def update(self, params: Union[FlatParams, MutableMapping[str, Any]],
+               grads: Mapping[str, Any]) -> None:
         """Update every entry of *params* in place from *grads* (same keys)."""
         optimizer = self.bind(params)
         group = optimizer.param_groups[0]
@@ -88,30 +96,30 @@ class _BookOptimizer:
         missing = [k for k in params if k not in grads]
         if missing:
             raise ValueError(f"grads has no entry for parameter {missing[0]!r}")
-        self.optimizer.step({k: grads[k] for k in params})
+        self.optimizer.step({k: grads[k] for k in params})  # type: ignore[union-attr]  # bind() set it
         for key in self._scalars:
             if key in params and not isinstance(params[key], np.ndarray):
                 params[key] = float(self._scalars[key])
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         """The book's constructor call, with the current values (``Adam(lr=0.001, ...)``)."""
         names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
         args = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
         bound = "" if self.optimizer is None else f"; {len(self.optimizer.param_names())} params bound"
         return f"{type(self).__name__}({args}){bound}"
 
-    def _state(self, key):
+    def _state(self, key: str) -> Optional[Dict[str, NDArray[Any]]]:
         if self.optimizer is None:
             return None
         return {name: self.optimizer.state_view(name, key) for name in self.optimizer.param_names()}
 
 
-def _is_flat(optimizer):
+def _is_flat(optimizer: optim.Optimizer) -> bool:
     """Whether *optimizer* updates a FlatParams' buffers (not separate arrays)."""
     return any(slot.flat is not None for slots in optimizer._slots for slot in slots)
 
 
-def _same_layout(old, new):
+def _same_layout(old: Mapping[str, NDArray[Any]], new: Mapping[str, NDArray[Any]]) -> bool:
     """Same names, and each array of the same shape and dtype."""
     return old.keys() == new.keys() and all(
         old[k].shape == new[k].shape and old[k].dtype == new[k].dtype for k in new)
@@ -120,28 +128,28 @@ def _same_layout(old, new):
 class SGD(_BookOptimizer):
     """Stochastic gradient descent: ``θ ← θ − lr·g``."""
 
-    def __init__(self, lr=0.01):
+    def __init__(self, lr: float = 0.01) -> None:
         super().__init__()
         self.lr = lr
 
-    def _make(self, arrays):
+    def _make(self, arrays: Mapping[str, NDArray[Any]]) -> optim.Optimizer:
         return optim.SGD(arrays, lr=self.lr)
 
 
 class Momentum(_BookOptimizer):
     """Momentum SGD: ``v ← momentum·v − lr·g;  θ ← θ + v``."""
 
-    _group_keys = {"lr": "lr", "momentum": "momentum"}
+    _group_keys: ClassVar[Dict[str, str]] = {"lr": "lr", "momentum": "momentum"}
 
-    def __init__(self, lr=0.01, momentum=0.9):
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         super().__init__()
         self.lr, self.momentum = lr, momentum
 
-    def _make(self, arrays):
+    def _make(self, arrays: Mapping[str, NDArray[Any]]) -> optim.Optimizer:
         return optim.Momentum(arrays, lr=self.lr, momentum=self.momentum)
 
     @property
-    def v(self):
+    def v(self) -> Optional[Dict[str, NDArray[Any]]]:
         return self._state("buf")
 
 
@@ -151,43 +159,43 @@ class Nesterov(Momentum):
     ``θ ← θ + μ²v − (1+μ)·lr·g;  v ← μv − lr·g``.
     """
 
-    def _make(self, arrays):
+    def _make(self, arrays: Mapping[str, NDArray[Any]]) -> optim.Optimizer:
         return optim.Nesterov(arrays, lr=self.lr, momentum=self.momentum)
 
     @property
-    def v(self):
+    def v(self) -> Optional[Dict[str, NDArray[Any]]]:
         return self._state("v")
 
 
 class AdaGrad(_BookOptimizer):
     """AdaGrad: ``h ← h + g²;  θ ← θ − lr·g / (√h + 1e-7)``."""
 
-    def __init__(self, lr=0.01):
+    def __init__(self, lr: float = 0.01) -> None:
         super().__init__()
         self.lr = lr
 
-    def _make(self, arrays):
+    def _make(self, arrays: Mapping[str, NDArray[Any]]) -> optim.Optimizer:
         return optim.Adagrad(arrays, lr=self.lr, eps=1e-7)
 
     @property
-    def h(self):
+    def h(self) -> Optional[Dict[str, NDArray[Any]]]:
         return self._state("h")
 
 
 class RMSprop(_BookOptimizer):
     """RMSprop: ``h ← ρh + (1−ρ)g²;  θ ← θ − lr·g / (√h + 1e-7)`` with ρ = decay_rate."""
 
-    _group_keys = {"lr": "lr", "decay_rate": "alpha"}
+    _group_keys: ClassVar[Dict[str, str]] = {"lr": "lr", "decay_rate": "alpha"}
 
-    def __init__(self, lr=0.01, decay_rate=0.99):
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
         super().__init__()
         self.lr, self.decay_rate = lr, decay_rate
 
-    def _make(self, arrays):
+    def _make(self, arrays: Mapping[str, NDArray[Any]]) -> optim.Optimizer:
         return optim.RMSprop(arrays, lr=self.lr, alpha=self.decay_rate, eps=1e-7)
 
     @property
-    def h(self):
+    def h(self) -> Optional[Dict[str, NDArray[Any]]]:
         return self._state("h")
 
 
@@ -198,24 +206,24 @@ class Adam(_BookOptimizer):
     ``m += (1−β₁)(g − m);  v += (1−β₂)(g² − v);  θ ← θ − lr_t·m / (√v + 1e-7)``.
     """
 
-    _group_keys = {"lr": "lr"}
+    _group_keys: ClassVar[Dict[str, str]] = {"lr": "lr"}
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         super().__init__()
         self.lr, self.beta1, self.beta2 = lr, beta1, beta2
 
-    def _make(self, arrays):
+    def _make(self, arrays: Mapping[str, NDArray[Any]]) -> optim.Optimizer:
         return optim.Adam(arrays, lr=self.lr, betas=(self.beta1, self.beta2), eps=1e-7,
                           variant="book")
 
     @property
-    def iter(self):
+    def iter(self) -> int:
         return 0 if self.optimizer is None else self.optimizer.step_count
 
     @property
-    def m(self):
+    def m(self) -> Optional[Dict[str, NDArray[Any]]]:
         return self._state("m")
 
     @property
-    def v(self):
+    def v(self) -> Optional[Dict[str, NDArray[Any]]]:
         return self._state("v")

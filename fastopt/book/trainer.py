@@ -1,5 +1,10 @@
 """Drop-in for the book's ``common/trainer.py``."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import train
 from . import optimizer as book_optimizers
@@ -34,9 +39,12 @@ class Trainer(train.Trainer):
     callbacks, ``progress=True`` for a progress bar) works here too.
     """
 
-    def __init__(self, network, x_train, t_train, x_test, t_test, epochs=20, mini_batch_size=100,
-                 optimizer="SGD", optimizer_param={"lr": 0.01},  # noqa: B006 (the book's default)
-                 evaluate_sample_num_per_epoch=None, verbose=True, **options):
+    def __init__(self, network: Any, x_train: NDArray[Any], t_train: NDArray[Any],
+                 x_test: NDArray[Any], t_test: NDArray[Any], epochs: int = 20,
+                 mini_batch_size: int = 100, optimizer: str = "SGD",
+                 optimizer_param: Mapping[str, Any] = {"lr": 0.01},  # noqa: B006 (the book's default)
+                 evaluate_sample_num_per_epoch: Optional[int] = None, verbose: bool = True,
+                 **options: Any) -> None:
         key = str(optimizer).lower()
         if key not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
@@ -66,7 +74,8 @@ class Trainer(train.Trainer):
     def _batch_loss(self, x, t):
         return float(self.network.loss(x, t))
 
-    def train_step(self, x=None, t=None):
+    def train_step(self, x: Optional[NDArray[Any]] = None,
+                   t: Optional[NDArray[Any]] = None) -> float:
         """One update, as the book's ``train_step()``: draws its own batch unless given one.
 
         Returns the recorded loss. After the first update of an epoch it also
@@ -97,7 +106,7 @@ class Trainer(train.Trainer):
                 bar.set_postfix(epoch=self.epoch + 1, loss=f"{losses[-1]:.4f}")
         self._end_epoch(losses, bar)
 
-    def train(self):
+    def train(self) -> None:
         """Run every epoch, then print the final test accuracy (as the book does)."""
         self.fit()
         if self.verbose:
