@@ -1,8 +1,12 @@
 """``fastopt bench``: the command-line face of :mod:`fastopt.bench`."""
+from __future__ import annotations
+
+import argparse
 import sys
+from typing import Any
 
 
-def _int_list(text):
+def _int_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -12,11 +16,11 @@ def _int_list(text):
     return values
 
 
-def _str_list(text):
+def _str_list(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
-def register(subparsers):
+def register(subparsers: Any) -> None:
     """Add the ``bench`` subcommand to *subparsers* (an ``argparse`` subparsers object)."""
     p = subparsers.add_parser(
         "bench", help="time the kernels and a training step against the streaming bound, "
@@ -46,7 +50,7 @@ def register(subparsers):
     p.set_defaults(run=_cmd_bench)
 
 
-def _cmd_bench(args):
+def _cmd_bench(args: argparse.Namespace) -> int:
     from . import cases, report, runner
 
     if args.list:

@@ -23,9 +23,15 @@ Differences from the book, none of which changes the work done:
 """
 # The book's code as printed: keep its idioms (``dict.keys()``, unused unpacking, parentheses).
 # ruff: noqa: SIM118, RUF059, UP034
+from __future__ import annotations
+
 from collections import OrderedDict
+from typing import Any, Dict, Optional
 
 import numpy as np
+
+#: The book's ``params`` and ``grads``: name -> array (or a Python float, as in its 2-D demo).
+Params = Dict[str, Any]
 
 # ----------------------------------------------------------------- common/optimizer.py
 
@@ -33,10 +39,10 @@ import numpy as np
 class SGD:
     """Stochastic gradient descent: ``W <- W - lr·dW``."""
 
-    def __init__(self, lr=0.01):
+    def __init__(self, lr: float = 0.01) -> None:
         self.lr = lr
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Params) -> None:
         for key in params.keys():
             params[key] -= self.lr * grads[key]
 
@@ -44,12 +50,12 @@ class SGD:
 class Momentum:
     """Heavy-ball momentum: ``v <- momentum·v - lr·dW; W <- W + v``."""
 
-    def __init__(self, lr=0.01, momentum=0.9):
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         self.lr = lr
         self.momentum = momentum
-        self.v = None
+        self.v: Optional[Params] = None
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Params) -> None:
         if self.v is None:
             self.v = {}
             for key, val in params.items():
@@ -62,12 +68,12 @@ class Momentum:
 class Nesterov:
     """Nesterov's accelerated gradient, the book's (corrected) form."""
 
-    def __init__(self, lr=0.01, momentum=0.9):
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         self.lr = lr
         self.momentum = momentum
-        self.v = None
+        self.v: Optional[Params] = None
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Params) -> None:
         if self.v is None:
             self.v = {}
             for key, val in params.items():
@@ -82,11 +88,11 @@ class Nesterov:
 class AdaGrad:
     """AdaGrad: ``h <- h + dW²; W <- W - lr·dW/(√h + 1e-7)``."""
 
-    def __init__(self, lr=0.01):
+    def __init__(self, lr: float = 0.01) -> None:
         self.lr = lr
-        self.h = None
+        self.h: Optional[Params] = None
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Params) -> None:
         if self.h is None:
             self.h = {}
             for key, val in params.items():
@@ -99,12 +105,12 @@ class AdaGrad:
 class RMSprop:
     """RMSprop: ``h <- ρh + (1-ρ)dW²; W <- W - lr·dW/(√h + 1e-7)``."""
 
-    def __init__(self, lr=0.01, decay_rate=0.99):
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
         self.lr = lr
         self.decay_rate = decay_rate
-        self.h = None
+        self.h: Optional[Params] = None
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Params) -> None:
         if self.h is None:
             self.h = {}
             for key, val in params.items():
@@ -118,15 +124,15 @@ class RMSprop:
 class Adam:
     """Adam, the book's form (ε = 1e-7 on the uncorrected √v)."""
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         self.lr = lr
         self.beta1 = beta1
         self.beta2 = beta2
         self.iter = 0
-        self.m = None
-        self.v = None
+        self.m: Optional[Params] = None
+        self.v: Any = None  # set with m, on the first update
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Params) -> None:
         if self.m is None:
             self.m, self.v = {}, {}
             for key, val in params.items():
@@ -145,18 +151,18 @@ OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RM
 # ----------------------------------------------------------------- common/functions.py
 
 
-def sigmoid(x):
+def sigmoid(x: Any) -> Any:
     """The logistic function ``1 / (1 + exp(-x))``."""
     return 1 / (1 + np.exp(-x))
 
 
-def softmax(x):
+def softmax(x: np.ndarray) -> np.ndarray:
     """Row-wise softmax with the max subtracted."""
     x = x - np.max(x, axis=-1, keepdims=True)
     return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
 
 
-def cross_entropy_error(y, t):
+def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> Any:
     """Mean cross-entropy of probabilities *y* for labels (or one-hot) *t*."""
     if y.ndim == 1:
         t = t.reshape(1, t.size)
@@ -172,16 +178,16 @@ def cross_entropy_error(y, t):
 class Relu:
     """ReLU with a stored boolean mask."""
 
-    def __init__(self):
-        self.mask = None
+    def __init__(self) -> None:
+        self.mask: Any = None
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         self.mask = (x <= 0)
         out = x.copy()
         out[self.mask] = 0
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: Any) -> Any:
         dout[self.mask] = 0
         dx = dout
         return dx
@@ -190,15 +196,15 @@ class Relu:
 class Sigmoid:
     """Sigmoid with its stored output."""
 
-    def __init__(self):
-        self.out = None
+    def __init__(self) -> None:
+        self.out: Any = None
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         out = sigmoid(x)
         self.out = out
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: Any) -> Any:
         dx = dout * (1.0 - self.out) * self.out
         return dx
 
@@ -206,22 +212,22 @@ class Sigmoid:
 class Affine:
     """``out = x·W + b``."""
 
-    def __init__(self, W, b):
+    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
         self.W = W
         self.b = b
-        self.x = None
-        self.original_x_shape = None
-        self.dW = None
-        self.db = None
+        self.x: Any = None
+        self.original_x_shape: Any = None
+        self.dW: Any = None
+        self.db: Any = None
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         self.original_x_shape = x.shape
         x = x.reshape(x.shape[0], -1)
         self.x = x
         out = np.dot(self.x, self.W) + self.b
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: Any) -> Any:
         dx = np.dot(dout, self.W.T)
         self.dW = np.dot(self.x.T, dout)
         self.db = np.sum(dout, axis=0)
@@ -232,18 +238,18 @@ class Affine:
 class SoftmaxWithLoss:
     """Softmax followed by the cross-entropy loss."""
 
-    def __init__(self):
-        self.loss = None
-        self.y = None
-        self.t = None
+    def __init__(self) -> None:
+        self.loss: Any = None
+        self.y: Any = None
+        self.t: Any = None
 
-    def forward(self, x, t):
+    def forward(self, x: np.ndarray, t: np.ndarray) -> Any:
         self.t = t
         self.y = softmax(x)
         self.loss = cross_entropy_error(self.y, self.t)
         return self.loss
 
-    def backward(self, dout=1):
+    def backward(self, dout: Any = 1) -> np.ndarray:
         batch_size = self.t.shape[0]
         if self.t.size == self.y.size:
             dx = (self.y - self.t) / batch_size
@@ -257,38 +263,40 @@ class SoftmaxWithLoss:
 class Dropout:
     """The book's (non-inverted) dropout with a stored boolean mask."""
 
-    def __init__(self, dropout_ratio=0.5, random=np.random):
+    def __init__(self, dropout_ratio: float = 0.5, random: Any = np.random) -> None:
         self.dropout_ratio = dropout_ratio
-        self.mask = None
+        self.mask: Any = None
         self._random = random
 
-    def forward(self, x, train_flg=True):
+    def forward(self, x: np.ndarray, train_flg: bool = True) -> np.ndarray:
         if train_flg:
             self.mask = self._random.rand(*x.shape) > self.dropout_ratio
             return x * self.mask
         return x * (1.0 - self.dropout_ratio)
 
-    def backward(self, dout):
+    def backward(self, dout: Any) -> Any:
         return dout * self.mask
 
 
 class BatchNormalization:
     """The book's batch normalisation (eps 10e-7, biased running variance)."""
 
-    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+    def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
+                 running_mean: Optional[np.ndarray] = None,
+                 running_var: Optional[np.ndarray] = None) -> None:
         self.gamma = gamma
         self.beta = beta
         self.momentum = momentum
-        self.input_shape = None
-        self.running_mean = running_mean
-        self.running_var = running_var
-        self.batch_size = None
-        self.xc = None
-        self.std = None
-        self.dgamma = None
-        self.dbeta = None
+        self.input_shape: Any = None
+        self.running_mean: Any = running_mean
+        self.running_var: Any = running_var
+        self.batch_size: Any = None
+        self.xc: Any = None
+        self.std: Any = None
+        self.dgamma: Any = None
+        self.dbeta: Any = None
 
-    def forward(self, x, train_flg=True):
+    def forward(self, x: np.ndarray, train_flg: bool = True) -> np.ndarray:
         self.input_shape = x.shape
         if x.ndim != 2:
             N = x.shape[0]
@@ -296,7 +304,7 @@ class BatchNormalization:
         out = self._forward(x, train_flg)
         return out.reshape(*self.input_shape)
 
-    def _forward(self, x, train_flg):
+    def _forward(self, x: np.ndarray, train_flg: bool) -> np.ndarray:
         if self.running_mean is None:
             N, D = x.shape
             self.running_mean = np.zeros(D)
@@ -319,7 +327,7 @@ class BatchNormalization:
         out = self.gamma * xn + self.beta
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: Any) -> Any:
         if dout.ndim != 2:
             N = dout.shape[0]
             dout = dout.reshape(N, -1)
@@ -327,7 +335,7 @@ class BatchNormalization:
         dx = dx.reshape(*self.input_shape)
         return dx
 
-    def _backward(self, dout):
+    def _backward(self, dout: np.ndarray) -> np.ndarray:
         dbeta = dout.sum(axis=0)
         dgamma = np.sum(self.xn * dout, axis=0)
         dxn = self.gamma * dout
@@ -359,9 +367,11 @@ class MultiLayerNetExtend:
         instead of the global ``np.random``.
     """
 
-    def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
-                 weight_init_std="relu", weight_decay_lambda=0, use_dropout=False,
-                 dropout_ration=0.5, use_batchnorm=False, *, dtype=None, seed=None):
+    def __init__(self, input_size: int, hidden_size_list: Any, output_size: int,
+                 activation: str = "relu", weight_init_std: Any = "relu",
+                 weight_decay_lambda: float = 0, use_dropout: bool = False,
+                 dropout_ration: float = 0.5, use_batchnorm: bool = False, *,
+                 dtype: Any = None, seed: Optional[int] = None) -> None:
         self.input_size = input_size
         self.output_size = output_size
         self.hidden_size_list = list(hidden_size_list)
@@ -369,13 +379,13 @@ class MultiLayerNetExtend:
         self.use_dropout = use_dropout
         self.weight_decay_lambda = weight_decay_lambda
         self.use_batchnorm = use_batchnorm
-        self.params = {}
+        self.params: Params = {}
         self._random = np.random if seed is None else np.random.RandomState(seed)
         self._dtype = dtype
         self._init_weight(weight_init_std)
 
-        activation_layer = {"sigmoid": Sigmoid, "relu": Relu}
-        self.layers = OrderedDict()
+        activation_layer: Dict[str, Any] = {"sigmoid": Sigmoid, "relu": Relu}
+        self.layers: OrderedDict[str, Any] = OrderedDict()
         for idx in range(1, self.hidden_layer_num + 1):
             self.layers["Affine" + str(idx)] = Affine(self.params["W" + str(idx)],
                                                       self.params["b" + str(idx)])
@@ -392,10 +402,10 @@ class MultiLayerNetExtend:
                                                   self.params["b" + str(idx)])
         self.last_layer = SoftmaxWithLoss()
 
-    def _cast(self, a):
+    def _cast(self, a: np.ndarray) -> np.ndarray:
         return a if self._dtype is None else a.astype(self._dtype)
 
-    def _init_weight(self, weight_init_std):
+    def _init_weight(self, weight_init_std: Any) -> None:
         all_size_list = [self.input_size] + self.hidden_size_list + [self.output_size]
         for idx in range(1, len(all_size_list)):
             scale = weight_init_std
@@ -407,7 +417,7 @@ class MultiLayerNetExtend:
                 scale * self._random.randn(all_size_list[idx - 1], all_size_list[idx]))
             self.params["b" + str(idx)] = self._cast(np.zeros(all_size_list[idx]))
 
-    def predict(self, x, train_flg=False):
+    def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
         for key, layer in self.layers.items():
             if "Dropout" in key or "BatchNorm" in key:
                 x = layer.forward(x, train_flg)
@@ -415,7 +425,7 @@ class MultiLayerNetExtend:
                 x = layer.forward(x)
         return x
 
-    def loss(self, x, t, train_flg=False):
+    def loss(self, x: np.ndarray, t: np.ndarray, train_flg: bool = False) -> Any:
         y = self.predict(x, train_flg)
         weight_decay = 0
         for idx in range(1, self.hidden_layer_num + 2):
@@ -423,17 +433,17 @@ class MultiLayerNetExtend:
             weight_decay += 0.5 * self.weight_decay_lambda * np.sum(W ** 2)
         return self.last_layer.forward(y, t) + weight_decay
 
-    def accuracy(self, X, T):
+    def accuracy(self, X: np.ndarray, T: np.ndarray) -> Any:
         Y = self.predict(X, train_flg=False)
         Y = np.argmax(Y, axis=1)
         if T.ndim != 1:
             T = np.argmax(T, axis=1)
         return np.sum(Y == T) / float(X.shape[0])
 
-    def gradient(self, x, t):
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> Params:
         """Gradients of the loss by backpropagation, as a dict keyed like ``params``."""
         self.loss(x, t, train_flg=True)
-        dout = 1
+        dout: Any = 1
         dout = self.last_layer.backward(dout)
         layers = list(self.layers.values())
         layers.reverse()
@@ -454,7 +464,7 @@ class MultiLayerNetExtend:
 
 
 class MultiLayerNet(MultiLayerNetExtend):
-    """The book's plain fully connected network: (Affine → activation) × L, no batch norm or dropout.
+    """The book's plain fully connected network: (Affine → activation) × L.
 
     The book's ``MultiLayerNet`` builds the same layers, draws the same weights and
     computes the same loss and gradients as its ``MultiLayerNetExtend`` without
@@ -462,8 +472,10 @@ class MultiLayerNet(MultiLayerNetExtend):
     in :class:`MultiLayerNetExtend`.
     """
 
-    def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
-                 weight_init_std="relu", weight_decay_lambda=0, *, dtype=None, seed=None):
+    def __init__(self, input_size: int, hidden_size_list: Any, output_size: int,
+                 activation: str = "relu", weight_init_std: Any = "relu",
+                 weight_decay_lambda: float = 0, *, dtype: Any = None,
+                 seed: Optional[int] = None) -> None:
         super().__init__(input_size, hidden_size_list, output_size, activation, weight_init_std,
                          weight_decay_lambda, dtype=dtype, seed=seed)
 
@@ -473,9 +485,12 @@ class MultiLayerNet(MultiLayerNetExtend):
 class Trainer:
     """The book's ``Trainer``: mini-batches with replacement from ``np.random``, lists per epoch."""
 
-    def __init__(self, network, x_train, t_train, x_test, t_test, epochs=20, mini_batch_size=100,
-                 optimizer="SGD", optimizer_param={"lr": 0.01},  # noqa: B006 (the book's default)
-                 evaluate_sample_num_per_epoch=None, verbose=True):
+    def __init__(self, network: Any, x_train: np.ndarray, t_train: np.ndarray,
+                 x_test: np.ndarray, t_test: np.ndarray, epochs: int = 20,
+                 mini_batch_size: int = 100, optimizer: str = "SGD",
+                 optimizer_param: Dict[str, Any] = {"lr": 0.01},  # noqa: B006 (the book's default)
+                 evaluate_sample_num_per_epoch: Optional[int] = None,
+                 verbose: bool = True) -> None:
         self.network = network
         self.verbose = verbose
         self.x_train = x_train
@@ -485,19 +500,20 @@ class Trainer:
         self.epochs = epochs
         self.batch_size = mini_batch_size
         self.evaluate_sample_num_per_epoch = evaluate_sample_num_per_epoch
-        optimizer_class_dict = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov,
-                                "adagrad": AdaGrad, "rmsprop": RMSprop, "adam": Adam}
+        optimizer_class_dict: Dict[str, Any] = {
+            "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov,
+            "adagrad": AdaGrad, "rmsprop": RMSprop, "adam": Adam}
         self.optimizer = optimizer_class_dict[optimizer.lower()](**optimizer_param)
         self.train_size = x_train.shape[0]
         self.iter_per_epoch = max(self.train_size / mini_batch_size, 1)
         self.max_iter = int(epochs * self.iter_per_epoch)
         self.current_iter = 0
         self.current_epoch = 0
-        self.train_loss_list = []
-        self.train_acc_list = []
-        self.test_acc_list = []
+        self.train_loss_list: list[Any] = []
+        self.train_acc_list: list[Any] = []
+        self.test_acc_list: list[Any] = []
 
-    def train_step(self):
+    def train_step(self) -> None:
         batch_mask = np.random.choice(self.train_size, self.batch_size)
         x_batch = self.x_train[batch_mask]
         t_batch = self.t_train[batch_mask]
@@ -521,7 +537,7 @@ class Trainer:
             if self.verbose: print("=== epoch:" + str(self.current_epoch) + ", train acc:" + str(train_acc) + ", test acc:" + str(test_acc) + " ===")  # noqa: E501, E701
         self.current_iter += 1
 
-    def train(self):
+    def train(self) -> None:
         for i in range(self.max_iter):
             self.train_step()
         test_acc = self.network.accuracy(self.x_test, self.t_test)

@@ -34,11 +34,23 @@ Implementations (``impl`` names, see :mod:`fastopt.bench.cases`):
 PyTorch's thread count is the caller's business (``torch.set_num_threads``);
 the runner sets it with fastopt's.
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
 from . import book_numpy
-from .cases import BOOK_SCRIPT_HIDDEN, DROPOUT_P, SIZE_BOOK_NET, TRAIN_DROPOUT, TRAIN_HIDDEN
-from .harness import Bench, Unavailable
+from .cases import (
+    BOOK_SCRIPT_HIDDEN,
+    DROPOUT_P,
+    SIZE_BOOK_NET,
+    TRAIN_DROPOUT,
+    TRAIN_HIDDEN,
+    Case,
+    Size,
+)
+from .harness import Bench, Builder, Unavailable
 from .inputs import (
     batchnorm_arrays,
     book_net_arrays,
@@ -48,7 +60,7 @@ from .inputs import (
 )
 
 
-def torch_module():
+def torch_module() -> Any:
     """``torch``, or raise :class:`Unavailable` when it is not installed."""
     try:
         import torch
@@ -57,7 +69,7 @@ def torch_module():
     return torch
 
 
-def build(case, size, impl):
+def build(case: Case, size: Size, impl: str) -> Bench:
     """Prepare *case* at *size* for peer *impl* (see the module docstring).
 
     Raises
@@ -79,7 +91,7 @@ def build(case, size, impl):
 # ----------------------------------------------------------------- the book's NumPy code
 
 
-def _flat_problem(size):
+def _flat_problem(size: Size) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(params, grads) dicts: one buffer of the size, or the book's 10 arrays."""
     if size.label == SIZE_BOOK_NET.label:
         return book_net_arrays()
@@ -87,31 +99,31 @@ def _flat_problem(size):
     return {"W": random_array(n, 1, 0.1)}, {"W": random_array(n, 2, 1e-2)}
 
 
-def _book_optimizer(case, size, impl):
+def _book_optimizer(case: Case, size: Size, impl: str) -> Bench:
     if case.book is None:
         raise Unavailable(f"the book has no {case.title}")
     cls_name, kwargs = case.book
     params, grads = _flat_problem(size)
     opt = book_numpy.OPTIMIZERS[cls_name](**kwargs)
 
-    def fn():
+    def fn() -> None:
         opt.update(params, grads)
 
     return Bench(case, size, impl, fn, note=f"book {cls_name}.update(params, grads)")
 
 
-def _book_batchnorm(case, size, impl):
+def _book_batchnorm(case: Case, size: Size, impl: str) -> Bench:
     x, dout, gamma, beta = batchnorm_arrays(size.shape)
     layer = book_numpy.BatchNormalization(gamma, beta)
     layer.forward(x, True)
 
-    def forward():
+    def forward() -> None:
         layer.forward(x, True)
 
-    def backward():
+    def backward() -> None:
         layer.backward(dout)
 
-    def both():
+    def both() -> None:
         layer.forward(x, True)
         layer.backward(dout)
 
@@ -119,35 +131,35 @@ def _book_batchnorm(case, size, impl):
     return Bench(case, size, impl, fn, note="book BatchNormalization.forward/backward")
 
 
-def _book_dropout(case, size, impl):
+def _book_dropout(case: Case, size: Size, impl: str) -> Bench:
     x = random_array(size.elements, 3)
     layer = book_numpy.Dropout(DROPOUT_P, np.random.RandomState(0))
 
-    def fn():
+    def fn() -> None:
         layer.forward(x, True)
 
     return Bench(case, size, impl, fn, note="book Dropout.forward: x * (rand(*x.shape) > p)")
 
 
-def _book_train(case, size, impl):
+def _book_train(case: Case, size: Size, impl: str) -> Bench:
     net = book_numpy.MultiLayerNetExtend(784, list(TRAIN_HIDDEN), 10, use_batchnorm=True,
                                          use_dropout=True, dropout_ration=TRAIN_DROPOUT,
                                          dtype=np.float32, seed=0)
     opt = book_numpy.Adam(lr=1e-3)
     x, t = train_batch()
 
-    def fn():
+    def fn() -> None:
         opt.update(net.params, net.gradient(x, t))
 
     return Bench(case, size, impl, fn, note="book MultiLayerNetExtend.gradient + Adam.update")
 
 
-def _book_script(case, size, impl):
+def _book_script(case: Case, size: Size, impl: str) -> Bench:
     net = book_numpy.MultiLayerNet(784, list(BOOK_SCRIPT_HIDDEN), 10, seed=0)
     opt = book_numpy.Adam()
     x, t = book_script_batch()
 
-    def fn():
+    def fn() -> None:
         opt.update(net.params, net.gradient(x, t))
         net.loss(x, t)
 
@@ -155,13 +167,14 @@ def _book_script(case, size, impl):
                                             "net.gradient(x, t)); net.loss(x, t)")
 
 
-_BOOK = {"optimizer": _book_optimizer, "batchnorm": _book_batchnorm, "dropout": _book_dropout,
-         "train": _book_train, "book-script": _book_script}
+_BOOK: dict[str, Builder] = {"optimizer": _book_optimizer, "batchnorm": _book_batchnorm,
+                             "dropout": _book_dropout, "train": _book_train,
+                             "book-script": _book_script}
 
 # ----------------------------------------------------------------- PyTorch
 
 
-def _torch_optimizer(case, size, impl):
+def _torch_optimizer(case: Case, size: Size, impl: str) -> Bench:
     torch = torch_module()
     if case.torch is None:
         raise Unavailable(f"PyTorch has no {case.title}")
@@ -185,7 +198,7 @@ def _torch_optimizer(case, size, impl):
                  note=f"torch.optim.{cls_name}({', '.join(f'{k}={v}' for k, v in flavour.items())}).step()")
 
 
-def _torch_batchnorm(case, size, impl):
+def _torch_batchnorm(case: Case, size: Size, impl: str) -> Bench:
     torch = torch_module()
     if impl not in ("torch", "torch-aten"):
         raise Unavailable(f"{impl} has no batch norm")
@@ -203,25 +216,25 @@ def _torch_batchnorm(case, size, impl):
         layer.train()
         xg = x.clone().requires_grad_(True)
 
-        def both():
+        def autograd_step() -> None:
             layer(xg).backward(dout)
 
-        return Bench(case, size, impl, both, data=(x, dout, xg, layer),
+        return Bench(case, size, impl, autograd_step, data=(x, dout, xg, layer),
                      note="nn.BatchNorm1d(x).backward(dout), autograd")
     aten = torch.ops.aten
     weight, bias = torch.from_numpy(gamma_np), torch.from_numpy(beta_np)
     rm, rv = torch.zeros(d), torch.ones(d)
-    saved = {}
+    saved: dict[str, Any] = {}
 
-    def forward():
+    def forward() -> None:
         saved["fwd"] = aten.native_batch_norm(x, weight, bias, rm, rv, True, momentum, eps)
 
-    def backward():
+    def backward() -> None:
         _, mean, invstd = saved["fwd"]
         aten.native_batch_norm_backward(dout, x, weight, rm, rv, mean, invstd, True, eps,
                                         [True, True, True])
 
-    def both():
+    def both() -> None:
         forward()
         backward()
 
@@ -231,7 +244,7 @@ def _torch_batchnorm(case, size, impl):
                  note="aten.native_batch_norm / native_batch_norm_backward")
 
 
-def _torch_dropout(case, size, impl):
+def _torch_dropout(case: Case, size: Size, impl: str) -> Bench:
     torch = torch_module()
     if impl not in ("torch", "torch-inplace"):
         raise Unavailable(f"{impl} has no dropout")
@@ -239,14 +252,14 @@ def _torch_dropout(case, size, impl):
     inplace = impl == "torch-inplace"
     dropout = torch.nn.functional.dropout
 
-    def fn():
+    def fn() -> None:
         dropout(x, DROPOUT_P, training=True, inplace=inplace)
 
     return Bench(case, size, impl, fn, data=(x,),
                  note=f"F.dropout(x, {DROPOUT_P}, training=True{', inplace=True' if inplace else ''})")
 
 
-def make_torch_train_net(fused=False):
+def make_torch_train_net(fused: bool = False) -> tuple[Any, Any, Any, Any, Any]:
     """The training-step network in PyTorch: (model, loss, optimizer, x, t)."""
     torch = torch_module()
     torch.manual_seed(0)
@@ -262,18 +275,18 @@ def make_torch_train_net(fused=False):
     return net, torch.nn.CrossEntropyLoss(), opt, torch.from_numpy(x), torch.from_numpy(t)
 
 
-def _no_equivalent(case, size, impl):
+def _no_equivalent(case: Case, size: Size, impl: str) -> Bench:
     raise Unavailable(f"{impl} has no equivalent of {case.title}")
 
 
-def _torch_train(case, size, impl):
+def _torch_train(case: Case, size: Size, impl: str) -> Bench:
     if impl not in ("torch", "torch-fused", "torch-compile"):
         raise Unavailable(f"{impl} has no training step")
     if impl == "torch-compile":
         return _torch_compiled_train(case, size, impl)
     net, loss, opt, x, t = make_torch_train_net(fused=impl == "torch-fused")
 
-    def fn():
+    def fn() -> None:
         opt.zero_grad()
         loss(net(x), t).backward()
         opt.step()
@@ -284,7 +297,7 @@ def _torch_train(case, size, impl):
                       + ".step()")
 
 
-def _torch_compiled_train(case, size, impl):
+def _torch_compiled_train(case: Case, size: Size, impl: str) -> Bench:
     torch = torch_module()
     net, loss, opt, x, t = make_torch_train_net(fused=True)
     try:
@@ -293,7 +306,7 @@ def _torch_compiled_train(case, size, impl):
     except Exception as exc:  # inductor needs a C++ compiler and Python headers
         raise Unavailable(f"torch.compile failed here ({type(exc).__name__}: {exc})") from None
 
-    def fn():
+    def fn() -> None:
         opt.zero_grad()
         loss(model(x), t).backward()
         opt.step()
@@ -302,14 +315,14 @@ def _torch_compiled_train(case, size, impl):
                  note="torch.compile(net) (inductor), loss.backward(), Adam(fused=True).step()")
 
 
-_TORCH = {"optimizer": _torch_optimizer, "batchnorm": _torch_batchnorm, "dropout": _torch_dropout,
-          "train": _torch_train}
+_TORCH: dict[str, Builder] = {"optimizer": _torch_optimizer, "batchnorm": _torch_batchnorm,
+                              "dropout": _torch_dropout, "train": _torch_train}
 
 
 # ----------------------------------------------------------------- JAX
 
 
-def _jax_train(case, size, impl):
+def _jax_train(case: Case, size: Size, impl: str) -> Bench:
     """The training step as one ``jax.jit`` function: forward, gradients and Adam."""
     try:
         import jax
@@ -329,7 +342,7 @@ def _jax_train(case, size, impl):
              for n in TRAIN_HIDDEN]
     b1, b2, lr, eps = 0.9, 0.999, 1e-3, 1e-8
 
-    def loss_fn(params, stats, x, t, key):
+    def loss_fn(params: Any, stats: Any, x: Any, t: Any, key: Any) -> Any:
         h, new_stats = x, []
         for i, layer in enumerate(params[:-1]):
             h = h @ layer["W"] + layer["b"]
@@ -346,7 +359,8 @@ def _jax_train(case, size, impl):
         return -jnp.mean(jnp.take_along_axis(logp, t[:, None], axis=1)), new_stats
 
     @jax.jit
-    def step(params, stats, m, v, count, x, t, key):
+    def step(params: Any, stats: Any, m: Any, v: Any, count: Any, x: Any, t: Any,
+             key: Any) -> Any:
         (_, new_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, stats, x, t, key)
         count = count + 1
         m = jax.tree_util.tree_map(lambda m, g: b1 * m + (1 - b1) * g, m, grads)
@@ -360,7 +374,7 @@ def _jax_train(case, size, impl):
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
     state = [params, stats, zeros, zeros, jnp.float32(0), jax.random.PRNGKey(1)]
 
-    def fn():
+    def fn() -> None:
         key, sub = jax.random.split(state[5])
         out = step(*state[:5], x, t, sub)
         jax.block_until_ready(out[0])

@@ -7,10 +7,21 @@ this one's); and for every fastopt compiled backend in the row a ratio
 ``<backend>x`` = this implementation's time / the backend's time (how many
 times faster the backend is than this implementation).
 """
+from __future__ import annotations
+
 import json
 import math
+import os
+from typing import Any, Dict, List, Optional, Union
 
 from .cases import BACKENDS
+
+#: One result: a case, size and implementation with its samples and derived figures.
+Record = Dict[str, Any]
+#: The results of one thread count: ``threads``, ``results`` (Records), ``load``, ...
+Run = Dict[str, Any]
+#: What :func:`fastopt.bench.runner.run` returns: ``machine``, ``settings``, ``runs``, ...
+Data = Dict[str, Any]
 
 COMPILED = tuple(b for b in BACKENDS if b != "numpy")
 
@@ -42,9 +53,9 @@ GOALS = (
 )
 
 
-def derive(results):
+def derive(results: List[Record]) -> List[Record]:
     """Add ``elems_per_s``, ``gbps``, ``pct_bound`` and ``ratios`` to every record in place."""
-    rows = {}
+    rows: dict[tuple[str, str], dict[str, Record]] = {}
     for rec in results:
         rows.setdefault((rec["case"], rec["size"]), {})[rec["impl"]] = rec
     for row in rows.values():
@@ -66,11 +77,11 @@ def derive(results):
     return results
 
 
-def _index(results):
+def _index(results: List[Record]) -> dict[tuple[str, str, str], Record]:
     return {(r["case"], r["size"], r["impl"]): r for r in results}
 
 
-def evaluate_goals(results, backend="numba"):
+def evaluate_goals(results: List[Record], backend: str = "numba") -> List[Dict[str, Any]]:
     """The performance goals for one thread count.
 
     Returns
@@ -88,7 +99,7 @@ def evaluate_goals(results, backend="numba"):
             value = mine.get("median_s")
         elif metric == "pct_bound":
             value = mine.get("pct_bound")
-        elif metric == "ratio":
+        elif metric == "ratio" and peer is not None:
             other = idx.get((case, size, peer), {})
             if other.get("median_s") is not None and mine.get("median_s") is not None:
                 value = other["median_s"] / mine["median_s"]
@@ -98,7 +109,7 @@ def evaluate_goals(results, backend="numba"):
     return out
 
 
-def fmt_time(seconds):
+def fmt_time(seconds: Optional[float]) -> str:
     """Seconds as ``12.3 us`` / ``4.56 ms`` / ``1.23 s``."""
     if seconds is None:
         return "-"
@@ -109,11 +120,11 @@ def fmt_time(seconds):
     return f"{seconds * 1e6:.1f} us"
 
 
-def _num(value, fmt):
+def _num(value: Optional[float], fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def format_run(run):
+def format_run(run: Run) -> str:
     """The table of one thread count, as text."""
     results = run["results"]
     state = run.get("thread_state", {})
@@ -144,7 +155,7 @@ def format_run(run):
     return "\n".join(lines)
 
 
-def format_goals(goals, threads):
+def format_goals(goals: List[Dict[str, Any]], threads: int) -> str:
     """The performance goals at one thread count, as text."""
     lines = [f"performance goals, {threads} thread(s) (numba):"]
     for g in goals:
@@ -160,7 +171,7 @@ def format_goals(goals, threads):
     return "\n".join(lines)
 
 
-def format_report(data):
+def format_report(data: Data) -> str:
     """The whole report: machine, one table and the goals per thread count."""
     m = data["machine"]
     s = data["settings"]
@@ -184,7 +195,7 @@ def format_report(data):
     return "\n".join(lines)
 
 
-def format_startup(startup):
+def format_startup(startup: Dict[str, Dict[str, Any]]) -> str:
     """The cold-start section: fresh processes, Numba cache warm / cold."""
     lines = ["start-up in a fresh process (interpreter start excluded; median of 5 warm, 1 cold):"]
     for key, rec in startup.items():
@@ -209,7 +220,7 @@ BUSY_OTHER_CPU = 0.25
 WIDE_SPREAD = 0.20
 
 
-def reliability_warnings(run):
+def reliability_warnings(run: Run) -> List[str]:
     """Why the figures of *run* may not be trusted: other processes' load, wide spreads."""
     out = []
     load = run.get("load") or {}
@@ -227,7 +238,7 @@ def reliability_warnings(run):
     return out
 
 
-def finalize(data):
+def finalize(data: Data) -> Data:
     """Derive metrics, goals and reliability warnings for every run (in place); returns *data*."""
     for run in data["runs"]:
         derive(run["results"])
@@ -236,9 +247,9 @@ def finalize(data):
     return data
 
 
-def write_json(data, path):
+def write_json(data: Data, path: Union[str, os.PathLike[str]]) -> None:
     """Write *data* (finalized) as JSON; samples are kept."""
-    def clean(obj):
+    def clean(obj: Any) -> Any:
         if isinstance(obj, float) and not math.isfinite(obj):
             return None
         if isinstance(obj, dict):
@@ -251,7 +262,7 @@ def write_json(data, path):
         json.dump(clean(data), fh, indent=1)
 
 
-def plot(data, path):
+def plot(data: Data, path: Union[str, os.PathLike[str]]) -> Union[str, os.PathLike[str]]:
     """A PNG: per thread count, effective GB/s of the optimizer kernels at their largest
     measured size (bars per implementation, the bound as the first bar), and a heat map
     of numba's speed-up over every other implementation for every case and size.
@@ -273,7 +284,7 @@ def plot(data, path):
         results = run["results"]
         idx = _index(results)
         # --- bandwidth of the optimizer kernels at their largest flat size
-        opt_cases = []
+        opt_cases: list[tuple[str, str]] = []
         for rec in results:
             if rec["family"] == "optimizer" and rec["size"] != "book-net" and rec["case"] not in \
                     [c for c, _ in opt_cases]:

@@ -13,6 +13,8 @@ Threads: ``fastopt.set_num_threads(n)`` (Numba's kernels and the bound),
 ``torch.set_num_threads(n)`` and, when threadpoolctl is installed, the BLAS
 threads of NumPy's matrix products; all three are recorded.
 """
+from __future__ import annotations
+
 import contextlib
 import gc
 import importlib.metadata
@@ -22,12 +24,14 @@ import platform
 import statistics
 import sys
 import time
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from .. import __version__
 from . import cases as _cases
 from .dispatch import build
-from .harness import Unavailable
-from .report import fmt_time
+from .cases import Case, Size
+from .harness import Bench, Unavailable
+from .report import Data, Record, fmt_time
 
 #: Settings of a full run and of ``--quick``.
 FULL = {"rounds": 3, "repeat": 5, "min_time": 0.02, "round_budget": 1.0}
@@ -36,7 +40,8 @@ QUICK = {"rounds": 1, "repeat": 5, "min_time": 0.004, "round_budget": 0.08}
 QUICK_OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 
 
-def select(quick=False, case_ids=None):
+def select(quick: bool = False, case_ids: Optional[Iterable[str]] = None
+           ) -> List[Tuple[Case, Size]]:
     """[(case, size), ...] to run: every case and size, or the quick subset.
 
     Parameters
@@ -63,7 +68,8 @@ def select(quick=False, case_ids=None):
     return rows
 
 
-def measure(fn, *, repeat, min_time, budget, number=None):
+def measure(fn: Callable[[], Any], *, repeat: int, min_time: float, budget: float,
+            number: Optional[int] = None) -> Tuple[List[float], int]:
     """Samples (seconds per call) of *fn*.
 
     Parameters
@@ -89,7 +95,7 @@ def measure(fn, *, repeat, min_time, budget, number=None):
         fn()
         once = time.perf_counter() - t0
         number = max(1, min(100_000, math.ceil(min_time / max(once, 1e-7))))
-    samples = []
+    samples: List[float] = []
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -108,7 +114,7 @@ def measure(fn, *, repeat, min_time, budget, number=None):
 
 
 @contextlib.contextmanager
-def threads(n):
+def threads(n: int) -> Iterator[Dict[str, Optional[int]]]:
     """Run fastopt's kernels, PyTorch and the BLAS on *n* threads inside the block.
 
     Yields a dict of what was set (``fastopt``, ``torch``, ``blas``; None where
@@ -116,13 +122,9 @@ def threads(n):
     """
     from .. import _threads
 
-    state = {"fastopt": None, "torch": None, "blas": None}
-    restore = []
-    try:
-        import numba
-    except ImportError:
-        numba = None
-    if numba is not None:
+    state: Dict[str, Optional[int]] = {"fastopt": None, "torch": None, "blas": None}
+    restore: List[Callable[[], Any]] = []
+    if _numba_pool() is not None:
         # the kernels' threads only: the limiter below sets the BLAS and restores the
         # BLAS's own earlier limits (set_num_threads would undo to the kernel count)
         before = _threads.get_num_threads()
@@ -156,7 +158,7 @@ def threads(n):
             undo()
 
 
-def _import_torch():
+def _import_torch() -> None:
     """Import torch up front (when installed) so the thread settings reach it."""
     try:
         import torch  # noqa: F401
@@ -164,9 +166,9 @@ def _import_torch():
         pass
 
 
-def machine_info():
+def machine_info() -> Dict[str, Any]:
     """The machine, the versions and the thread defaults, for the JSON."""
-    info = {"platform": platform.platform(), "python": platform.python_version(),
+    info: Dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
             "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "fastopt": __version__}
     try:
         info["affinity"] = len(os.sched_getaffinity(0))
@@ -183,18 +185,15 @@ def machine_info():
     info["env"] = {k: os.environ[k] for k in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
                                                "FASTOPT_PARALLEL_THRESHOLD", "GOMP_SPINCOUNT")
                    if k in os.environ}
-    try:
-        import numba
-
-        info["max_threads"] = numba.config.NUMBA_NUM_THREADS
+    pool = _numba_pool()
+    info["max_threads"] = 1 if pool is None else pool
+    if pool is not None:
         info["threading_layer"] = _threading_layer()
-    except ImportError:
-        info["max_threads"] = 1
     info["load_average"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     return info
 
 
-def _threading_layer():
+def _threading_layer() -> Optional[str]:
     import numba
 
     try:
@@ -203,7 +202,7 @@ def _threading_layer():
         return None
 
 
-def _cpu_name():
+def _cpu_name() -> Optional[str]:
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
@@ -214,8 +213,11 @@ def _cpu_name():
     return platform.processor() or None
 
 
-def run(*, quick=False, thread_counts=None, case_ids=None, impls=None, rounds=None, repeat=None,
-        min_time=None, startup=None, progress=None):
+def run(*, quick: bool = False, thread_counts: Optional[Iterable[int]] = None,
+        case_ids: Optional[Iterable[str]] = None, impls: Optional[Iterable[str]] = None,
+        rounds: Optional[int] = None, repeat: Optional[int] = None,
+        min_time: Optional[float] = None, startup: Optional[bool] = None,
+        progress: Optional[Callable[[str], Any]] = None) -> Data:
     """Time the selected cases and return the results (see :mod:`fastopt.bench.report`).
 
     Parameters
@@ -270,7 +272,7 @@ def run(*, quick=False, thread_counts=None, case_ids=None, impls=None, rounds=No
     if need_torch and (impls is None or any(i.startswith("torch") for i in impls)):
         _import_torch()
     started = time.time()
-    out = {"machine": machine_info(), "settings": {**settings, "quick": quick},
+    out: Data = {"machine": machine_info(), "settings": {**settings, "quick": quick},
            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": []}
     for n in thread_counts:
         with threads(n) as state:
@@ -303,33 +305,42 @@ class LoadMeter:
     own time excluded; None where unavailable), "cores": cores we may use}``.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         from .._threads import _CpuClock, available_cores
 
         self.cores = available_cores()
         self._clock = _CpuClock()
         self._start = self._clock.sample()
 
-    def stop(self):
+    def stop(self) -> Dict[str, Any]:
         other = self._clock.other_cores(self._start, self._clock.sample())
         return {"load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
                 "other_cpu": other, "cores": self.cores}
 
 
-def _max_threads():
+def _numba_pool() -> Optional[int]:
+    """Numba's thread-pool size (``NUMBA_NUM_THREADS``), None without Numba."""
     try:
         import numba
     except ImportError:
-        return os.cpu_count() or 1
-    return numba.config.NUMBA_NUM_THREADS
+        return None
+    config: Any = numba.config  # its settings are made at run time, unseen by type checkers
+    return int(config.NUMBA_NUM_THREADS)
 
 
-def _run_row(case, size, impls, settings, say):
+def _max_threads() -> int:
+    pool = _numba_pool()
+    return (os.cpu_count() or 1) if pool is None else pool
+
+
+def _run_row(case: Case, size: Size, impls: Optional[set[str]], settings: Dict[str, Any],
+             say: Callable[[str], Any]) -> List[Record]:
     """Build and time every implementation of one (case, size), interleaved."""
     names = [i for i in _cases.implementations(case) if impls is None or i in impls]
-    built, records = [], {}
+    built: List[Bench] = []
+    records: Dict[str, Record] = {}
     for impl in names:
-        rec = {"case": case.id, "family": case.family, "title": case.title, "size": size.label,
+        rec: Record = {"case": case.id, "family": case.family, "title": case.title, "size": size.label,
                "elements": size.elements, "bytes_per_elem": case.bytes_per_elem, "impl": impl,
                "samples": [], "number": None, "error": None, "note": ""}
         records[impl] = rec

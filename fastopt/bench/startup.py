@@ -16,12 +16,15 @@ Snippets (``SNIPPETS``):
                 dropout 0.2, float32), one ``gradient`` + ``Adam.step`` on a
                 batch of 100
 """
+from __future__ import annotations
+
 import json
 import os
 import statistics
 import subprocess
 import sys
 import textwrap
+from typing import Any, Dict, Iterable, Mapping, Optional
 
 from .cases import BOOK_NET, TRAIN_BATCH, TRAIN_DROPOUT, TRAIN_HIDDEN
 
@@ -72,7 +75,7 @@ _TIMER = textwrap.dedent("""\
     """)
 
 
-def timed_script(name, cache="warm"):
+def timed_script(name: str, cache: str = "warm") -> str:
     """The Python source that times snippet *name* and prints a JSON line."""
     if name not in SNIPPETS:
         raise ValueError(f"unknown snippet {name!r}; choose one of {sorted(SNIPPETS)}")
@@ -82,7 +85,7 @@ def timed_script(name, cache="warm"):
     return _TIMER.replace("@SETUP@", setup).replace("@STMT@", SNIPPETS[name])
 
 
-def child_env(env=None):
+def child_env(env: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """The environment of a timed child: this one, with the folder holding the fastopt
     package in use first on ``PYTHONPATH`` (so the child imports the same fastopt, installed
     or not), plus *env*."""
@@ -96,7 +99,8 @@ def child_env(env=None):
     return out
 
 
-def run_once(name, cache="warm", env=None, timeout=600):
+def run_once(name: str, cache: str = "warm", env: Optional[Mapping[str, str]] = None,
+             timeout: float = 600) -> Dict[str, Any]:
     """Time snippet *name* once in a new process.
 
     Returns
@@ -122,7 +126,8 @@ def run_once(name, cache="warm", env=None, timeout=600):
     raise RuntimeError(f"startup snippet {name!r} printed no result:\n{proc.stdout[-2000:]}")
 
 
-def measure(names=("import", "adam-step", "train-step"), caches=("warm",), repeat=5):
+def measure(names: Iterable[str] = ("import", "adam-step", "train-step"),
+            caches: Iterable[str] = ("warm",), repeat: int = 5) -> Dict[str, Dict[str, Any]]:
     """Median start-up times: {(name, cache): {"median_s", "samples", "wall_median_s", ...}}.
 
     For ``warm`` the snippet runs once first (untimed) to fill the cache.

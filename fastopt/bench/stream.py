@@ -15,37 +15,49 @@ denormals or infinities.
 Needs Numba (else :class:`~fastopt.bench.harness.Unavailable`). Compiled on first
 use, cached on disk like fastopt's kernels.
 """
-from .cases import DTYPE
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+from .cases import DTYPE, Case, Size
 from .harness import Bench, Unavailable
 from .inputs import random_array
+
+#: (in-place arrays, read-only arrays) -> kernel ``kernel(*arrays, s)``, serial below
+#: the heavy-kernel threshold (or on one thread), like fastopt's kernels; empty without Numba
+KERNELS: Dict[Tuple[int, int], Callable[..., None]] = {}
+#: why the bound is unavailable (Numba missing), else None
+_IMPORT_ERROR: Optional[str] = None
 
 try:
     from numba import prange
 
     from ..kernels._jit import chunk_bounds, elementwise, jit, jit_parallel, n_chunks
 except ImportError as _exc:  # the bound is then unavailable; the rest of the bench runs
-    prange = None
     _IMPORT_ERROR = str(_exc)
 else:
     @jit
-    def _s10(lo, hi, a, s):
+    def _s10(lo: int, hi: int, a: np.ndarray, s: Any) -> None:
         for i in range(lo, hi):
             a[i] = a[i] * s
 
     @jit
-    def _s11(lo, hi, a, b, s):
+    def _s11(lo: int, hi: int, a: np.ndarray, b: np.ndarray, s: Any) -> None:
         for i in range(lo, hi):
             a[i] = a[i] * s + b[i]
 
     @jit
-    def _s21(lo, hi, a1, a2, b, s):
+    def _s21(lo: int, hi: int, a1: np.ndarray, a2: np.ndarray, b: np.ndarray, s: Any) -> None:
         for i in range(lo, hi):
             x = b[i]
             a1[i] = a1[i] * s + x
             a2[i] = a2[i] * s + x
 
     @jit
-    def _s31(lo, hi, a1, a2, a3, b, s):
+    def _s31(lo: int, hi: int, a1: np.ndarray, a2: np.ndarray, a3: np.ndarray, b: np.ndarray,
+             s: Any) -> None:
         for i in range(lo, hi):
             x = b[i]
             a1[i] = a1[i] * s + x
@@ -53,7 +65,8 @@ else:
             a3[i] = a3[i] * s + x
 
     @jit
-    def _s22(lo, hi, a1, a2, b, c, s):
+    def _s22(lo: int, hi: int, a1: np.ndarray, a2: np.ndarray, b: np.ndarray, c: np.ndarray,
+             s: Any) -> None:
         for i in range(lo, hi):
             x = b[i] + c[i]
             a1[i] = a1[i] * s + x
@@ -62,43 +75,43 @@ else:
     # One driver per kernel, as fastopt's kernels do (a generic driver taking
     # the range function caches badly, numba/numba#9348).
     @jit_parallel
-    def _p10(n, a, *args):
+    def _p10(n: int, a: np.ndarray, *args: Any) -> None:
         for c in prange(n_chunks(n)):
             lo, hi = chunk_bounds(c, n)
             _s10(lo, hi, a, *args)
 
     @jit_parallel
-    def _p11(n, a, *args):
+    def _p11(n: int, a: np.ndarray, *args: Any) -> None:
         for c in prange(n_chunks(n)):
             lo, hi = chunk_bounds(c, n)
             _s11(lo, hi, a, *args)
 
     @jit_parallel
-    def _p21(n, a, *args):
+    def _p21(n: int, a: np.ndarray, *args: Any) -> None:
         for c in prange(n_chunks(n)):
             lo, hi = chunk_bounds(c, n)
             _s21(lo, hi, a, *args)
 
     @jit_parallel
-    def _p31(n, a, *args):
+    def _p31(n: int, a: np.ndarray, *args: Any) -> None:
         for c in prange(n_chunks(n)):
             lo, hi = chunk_bounds(c, n)
             _s31(lo, hi, a, *args)
 
     @jit_parallel
-    def _p22(n, a, *args):
+    def _p22(n: int, a: np.ndarray, *args: Any) -> None:
         for c in prange(n_chunks(n)):
             lo, hi = chunk_bounds(c, n)
             _s22(lo, hi, a, *args)
 
-    #: (in-place arrays, read-only arrays) -> kernel ``kernel(*arrays, s)``, serial below
-    #: the heavy-kernel threshold (or on one thread), like fastopt's kernels
-    KERNELS = {(1, 0): elementwise(_s10, _p10, "heavy"), (1, 1): elementwise(_s11, _p11, "heavy"),
-               (2, 1): elementwise(_s21, _p21, "heavy"), (3, 1): elementwise(_s31, _p31, "heavy"),
-               (2, 2): elementwise(_s22, _p22, "heavy")}
+    KERNELS.update({(1, 0): elementwise(_s10, _p10, "heavy"),
+                    (1, 1): elementwise(_s11, _p11, "heavy"),
+                    (2, 1): elementwise(_s21, _p21, "heavy"),
+                    (3, 1): elementwise(_s31, _p31, "heavy"),
+                    (2, 2): elementwise(_s22, _p22, "heavy")})
 
 
-def stream_function(k, r, n):
+def stream_function(k: int, r: int, n: int) -> Callable[[], None]:
     """A zero-argument function streaming over ``k`` in-place and ``r`` read-only arrays of *n*.
 
     Raises
@@ -108,7 +121,7 @@ def stream_function(k, r, n):
     ValueError
         No kernel for (k, r).
     """
-    if prange is None:
+    if _IMPORT_ERROR is not None:
         raise Unavailable(f"the streaming bound needs Numba ({_IMPORT_ERROR})")
     if (k, r) not in KERNELS:
         raise ValueError(f"no streaming kernel for {k} in-place and {r} read-only arrays; "
@@ -117,13 +130,13 @@ def stream_function(k, r, n):
     arrays = [random_array(n, i) for i in range(k + r)]
     s = DTYPE.type(1.0)
 
-    def fn():
+    def fn() -> None:
         kernel(*arrays, s)
 
     return fn
 
 
-def build(case, size):
+def build(case: Case, size: Size) -> Bench:
     """The streaming bound of *case* at *size*, as a :class:`~fastopt.bench.harness.Bench`."""
     if case.stream is None:
         raise Unavailable(f"case {case.id!r} is not a streaming operation")
