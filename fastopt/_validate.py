@@ -1,15 +1,22 @@
 """Argument checks shared by the public API. Each error names the argument."""
+from __future__ import annotations
+
+import io
 import math
 import numbers
 import os
 import stat
+from typing import Any, Collection, Optional, Tuple, TypeVar, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+FLOAT_DTYPES: Tuple[np.dtype[Any], ...] = (np.dtype(np.float32), np.dtype(np.float64))
+
+_T = TypeVar("_T")
 
 
-def as_real(name, value):
+def as_real(name: str, value: object) -> float:
     """*value* as a Python float; TypeError/ValueError naming *name* (bool refused).
 
     An int too large for a float (``10**400``) is a ValueError, not NumPy's or
@@ -24,7 +31,9 @@ def as_real(name, value):
                          "for a float") from None
 
 
-def check_float(name, value, *, low=None, high=None, low_open=False, high_open=False):
+def check_float(name: str, value: object, *, low: Optional[float] = None,
+                high: Optional[float] = None, low_open: bool = False,
+                high_open: bool = False) -> float:
     """A finite real number within the given bounds, returned as a Python float."""
     value = as_real(name, value)
     if not math.isfinite(value):
@@ -38,30 +47,30 @@ def check_float(name, value, *, low=None, high=None, low_open=False, high_open=F
     return value
 
 
-def check_optional_positive(name, value):
+def check_optional_positive(name: str, value: object) -> Optional[float]:
     return None if value is None else check_float(name, value, low=0.0, low_open=True)
 
 
-def check_bool(name, value):
+def check_bool(name: str, value: object) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
     return bool(value)
 
 
-def check_choice(name, value, choices):
+def check_choice(name: str, value: _T, choices: Collection[Any]) -> _T:
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
 
 
-def check_betas(name, value, count=2):
+def check_betas(name: str, value: object, count: int = 2) -> Tuple[float, ...]:
     if not isinstance(value, (tuple, list)) or len(value) != count:
         raise TypeError(f"{name} must be a tuple of {count} numbers, got {value!r}")
     return tuple(check_float(f"{name}[{i}]", b, low=0.0, high=1.0, high_open=True)
                  for i, b in enumerate(value))
 
 
-def check_param(name, array):
+def check_param(name: object, array: object) -> NDArray[Any]:
     """A parameter the optimizer can update in place: float32/64, writeable, C-contiguous."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"params[{name!r}] must be a numpy.ndarray, got {type(array).__name__}")
@@ -75,7 +84,7 @@ def check_param(name, array):
     return array
 
 
-def as_grad(name, grad, param):
+def as_grad(name: object, grad: object, param: NDArray[Any]) -> NDArray[Any]:
     """The gradient for *param* as a 1-D C-contiguous array of the parameter's dtype.
 
     Policy: another float dtype is cast (a copy); a non-contiguous gradient is
@@ -95,7 +104,7 @@ def as_grad(name, grad, param):
     return np.ascontiguousarray(grad, dtype=param.dtype).reshape(-1)
 
 
-def open_regular_file(path, refusal):
+def open_regular_file(path: Union[str, os.PathLike[str]], refusal: str) -> io.BufferedReader:
     """Open *path* for binary reading without blocking; ValueError unless it is a regular file.
 
     ``O_NONBLOCK``: opening a FIFO does not wait for a writer (it would block for ever);

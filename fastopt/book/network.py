@@ -23,7 +23,7 @@ from ..nn.gradcheck import numerical_gradient as _numerical_gradient
 _ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
 
 
-def _weights(sizes: Sequence[int], weight_init_std: Any, seed: Any,
+def _weights(sizes: Sequence[int], weight_init_std: Union[float, str], seed: Any,
              dtype: Optional[DTypeLike]) -> List[NDArray[Any]]:
     """Every weight matrix, drawn before anything else in the book's order (W1, W2, ...).
 
@@ -41,7 +41,7 @@ def _weights(sizes: Sequence[int], weight_init_std: Any, seed: Any,
 
 
 def _layers(input_size: int, hidden_size_list: Sequence[int], output_size: int, activation: str,
-            weight_init_std: Any, seed: Any, dtype: Optional[DTypeLike],
+            weight_init_std: Union[float, str], seed: Any, dtype: Optional[DTypeLike],
             make_extra: Optional[Callable[..., List[Tuple[str, nn.Layer]]]] = None
             ) -> List[Tuple[str, nn.Layer]]:
     key = str(activation).lower()
@@ -85,7 +85,7 @@ class MultiLayerNet(nn.Sequential):
     """
 
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
-                 activation: str = "relu", weight_init_std: Any = "relu",
+                 activation: str = "relu", weight_init_std: Union[float, str] = "relu",
                  weight_decay_lambda: float = 0, *,
                  seed: Union[int, np.random.Generator, None] = None,
                  dtype: Optional[DTypeLike] = None) -> None:
@@ -146,7 +146,7 @@ class MultiLayerNetExtend(MultiLayerNet):
     """
 
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
-                 activation: str = "relu", weight_init_std: Any = "relu",
+                 activation: str = "relu", weight_init_std: Union[float, str] = "relu",
                  weight_decay_lambda: float = 0, use_dropout: bool = False,
                  dropout_ration: float = 0.5, use_batchnorm: bool = False, *,
                  seed: Union[int, np.random.Generator, None] = None,

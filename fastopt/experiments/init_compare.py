@@ -5,6 +5,7 @@ Four hidden layers of 100 with ReLU (the book's default activation, so its
 He √(2/n), SGD lr 0.01, batch 128, 2000 iterations, the same batch for all three.
 """
 import math
+from typing import Dict, Union
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from . import Result, Settings, experiment
 from ._common import load, progress_bar, seeds, smoothed, train_iterations
 
 #: label -> the book's ``weight_init_std``
-INITS = {"std=0.01": 0.01, "Xavier": "sigmoid", "He": "relu"}
+INITS: Dict[str, Union[float, str]] = {"std=0.01": 0.01, "Xavier": "sigmoid", "He": "relu"}
 
 
 def first_below(curve, level):

@@ -147,7 +147,7 @@ class AdversarialTraining:
         if not hasattr(network.params, "grad_buffers"):
             raise TypeError("network.params must be a fastopt.FlatParams (use fastopt.nn.Sequential)")
         self._saved = {dt: np.empty_like(buf) for dt, buf in network.params.grad_buffers.items()}
-        self.last_loss = None
+        self.last_loss: Optional[float] = None
 
     def __getattr__(self, name):
         return getattr(self.network, name)
