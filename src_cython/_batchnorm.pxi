@@ -299,6 +299,8 @@ cdef void _sums_pass(const floating* dout, const floating* xhat, Py_ssize_t n, P
 
 
 cdef inline double[::1] _work(double[::1] work, Py_ssize_t size):
-    return scratch(work, size)  # too short raises: the loops below have no bounds checks
+    if work is not None and work.shape[0] >= size:
+        return work  # the common case, without turning the view into a Python object
+    return scratch(work, size)  # None: a new one; too short raises (no bounds checks below)
 
 

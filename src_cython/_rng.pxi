@@ -10,10 +10,20 @@ cdef extern from *:
     #define FASTOPT_GAMMA 0x9E3779B97F4A7C15ULL
     #define FASTOPT_MIX1 0xBF58476D1CE4E5B9ULL
     #define FASTOPT_MIX2 0x94D049BB133111EBULL
+    /* AVX-512 compares give a lane mask that a masked move applies directly: there a
+       plain select vectorises best (dropout 1e6: 1.18x Numba's time with the bit mask
+       below, which costs a 64->32-bit lane shuffle for float32). Elsewhere (SSE2, AVX2)
+       the bit mask keeps the loop free of a branch. Both give v or +0.0, the same bits. */
+    #if defined(__AVX512F__)
+    #define FASTOPT_SELECT_KEPT 1
+    #else
+    #define FASTOPT_SELECT_KEPT 0
+    #endif
     """
     const uint64_t GAMMA "FASTOPT_GAMMA"
     const uint64_t MIX1 "FASTOPT_MIX1"
     const uint64_t MIX2 "FASTOPT_MIX2"
+    const bint SELECT_KEPT "FASTOPT_SELECT_KEPT"
 
 cdef enum:
     SHIFT = 11  # the top 64 - 11 = 53 bits make the uniform
@@ -41,6 +51,8 @@ cdef inline floating kept_or_zero(floating v, bint keep) noexcept nogil:
     branch mispredicts half the time (measured 4.8 vs 1.1 ns/element)."""
     cdef uint32_t u32
     cdef uint64_t u64
+    if SELECT_KEPT:
+        return v if keep else 0
     if floating is float:
         memcpy(&u32, &v, 4)
         u32 = u32 & (<uint32_t>0 - <uint32_t>keep)

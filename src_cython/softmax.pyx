@@ -14,7 +14,12 @@ include "_jit.pxi"
 
 
 cdef const int64_t[::1] _labels(t):
-    return np.ascontiguousarray(t, dtype=np.int64)
+    cdef const int64_t[::1] view
+    try:
+        view = t  # int64 and contiguous already (numpy's default labels): no call into numpy
+    except (TypeError, ValueError):  # another dtype, a list, strides: one converted copy
+        view = np.ascontiguousarray(t, dtype=np.int64)
+    return view
 
 
 def softmax_shift(const floating[:, ::1] x, floating[:, ::1] out):
