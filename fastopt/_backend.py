@@ -18,13 +18,20 @@ then numpy. Every backend gives the same bits, so mixing them changes no
 result. Modules are imported on first use, so importing fastopt neither imports
 Numba nor compiles anything.
 """
+from __future__ import annotations
+
 import contextlib
 import importlib
 import importlib.util
 import os
 import threading
+from types import ModuleType
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
-_MODULES = {
+#: what serves kernels: a backend module, or auto's mix of two
+Kernels = Union[ModuleType, "_AutoKernels"]
+
+_MODULES: Dict[str, str] = {
     "numba": "fastopt.kernels",
     "cython": "fastopt._cy.kernels",
     "numpy": "fastopt.reference",
@@ -35,7 +42,7 @@ _MODULES = {
 #: Cython's (no compilation); the baseline (SSE2) build ran Adam-like kernels 1.9-2.1x
 #: slower, so there ``auto`` serves Numba's, with Cython's blocked sum of squares (2.1-2.5x
 #: faster than Numba's).
-AUTO_CHOICE = {
+AUTO_CHOICE: Dict[str, Tuple[str, Dict[str, str]]] = {
     "avx512": ("cython", {}),
     "avx2": ("cython", {}),
     "baseline": ("numba", {"sumsq": "cython"}),
@@ -47,22 +54,22 @@ _FALLBACK_ORDER = ("numba", "numpy")
 class _ThreadState(threading.local):
     """The backend ``use_backend`` set in this thread (None: the default). Class-level
     defaults: a missing attribute of a plain ``threading.local`` costs 0.3 us to look up."""
-    name = None
-    kernels = None
+    name: Optional[str] = None
+    kernels: Optional[Kernels] = None
 
 
 _state = _ThreadState()
-_default = None
-_default_kernels = None
-_loaded = {}
-_errors = {}
+_default: Optional[str] = None
+_default_kernels: Optional[Kernels] = None
+_loaded: Dict[str, ModuleType] = {}
+_errors: Dict[str, str] = {}
 
 
 class BackendUnavailableError(ImportError):
     """The requested backend cannot be imported here."""
 
 
-def _load(name):
+def _load(name: str) -> Optional[ModuleType]:
     if name not in _loaded and name not in _errors:
         try:
             _loaded[name] = importlib.import_module(_MODULES[name])
@@ -71,7 +78,7 @@ def _load(name):
     return _loaded.get(name)
 
 
-def _resolve(name, source):
+def _resolve(name: Any, source: str) -> str:
     if not isinstance(name, str):
         raise TypeError(f"backend must be a str, got {type(name).__name__}")
     name = name.strip().lower()
@@ -86,12 +93,12 @@ def _resolve(name, source):
     return name
 
 
-def _auto_plan():
+def _auto_plan() -> Tuple[str, Dict[str, str]]:
     """(backend ``auto`` serves, {kernel: other backend}) on this machine."""
     cython = _load("cython")
     if cython is not None:
         base, exceptions = AUTO_CHOICE[cython.ISA_LEVEL]
-        if base == "cython" or _available(base):
+        if base == "cython" or _load(base) is not None:
             return base, exceptions
     for candidate in _FALLBACK_ORDER:
         if _load(candidate) is not None:
@@ -99,19 +106,19 @@ def _auto_plan():
     raise AssertionError("the numpy backend always imports")
 
 
-def _available(name):
+def _available(name: str) -> bool:
     """Whether backend *name* imports here; Numba (~0.4 s to import) is only looked up."""
     if name == "numba" and name not in _loaded and name not in _errors:
         return importlib.util.find_spec("numba") is not None
     return _load(name) is not None
 
 
-def available_backends():
+def available_backends() -> List[str]:
     """Names of the backends that import on this machine (imports each: Numba too)."""
     return [n for n in ("numba", "cython", "numpy") if _load(n) is not None]
 
 
-def backend_errors():
+def backend_errors() -> Dict[str, str]:
     """Why each unavailable backend failed to import (name -> message)."""
     available_backends()
     return dict(_errors)
@@ -122,13 +129,13 @@ class _AutoKernels:
     backend is imported when one of them is first looked up (then they are plain
     attributes). Where that backend fails to import, *base*'s kernel serves."""
 
-    def __init__(self, base, choices):
+    def __init__(self, base: ModuleType, choices: Dict[str, str]) -> None:
         # copied, not forwarded by __getattr__ alone: that cost 0.8 us per kernel lookup
         self.__dict__.update((k, v) for k, v in vars(base).items()
                              if not k.startswith("_") and k not in choices)
         self._base, self.choices = base, choices
 
-    def __getattr__(self, attr):
+    def __getattr__(self, attr: str) -> Any:
         backend = self.__dict__.get("choices", {}).get(attr)
         module = _load(backend) if backend else None
         value = getattr(module if module is not None else self._base, attr)
@@ -137,38 +144,38 @@ class _AutoKernels:
         return value
 
 
-def _select(name, source):
+def _select(name: Any, source: str) -> Tuple[str, Kernels]:
     """(backend name, kernel namespace) for a requested *name*."""
     resolved = _resolve(name, source)
-    module = _loaded[resolved]
     if name.strip().lower() == "auto":
         choices = {k: b for k, b in _auto_plan()[1].items() if _available(b)}
         if choices:
-            module = _AutoKernels(module, choices)
-    return resolved, module
+            return resolved, _AutoKernels(_loaded[resolved], choices)
+    return resolved, _loaded[resolved]
 
 
-def auto_choices():
+def auto_choices() -> Dict[str, str]:
     """Kernels ``auto`` takes from another backend than the one it serves: {kernel: backend}."""
     module = _select("auto", "auto")[1]
     return dict(module.choices) if isinstance(module, _AutoKernels) else {}
 
 
-def _default_selection():
+def _default_selection() -> Tuple[str, Kernels]:
     global _default, _default_kernels
     if _default is None:
         _default, _default_kernels = _select(os.environ.get("FASTOPT_BACKEND", "auto"),
                                              "FASTOPT_BACKEND")
+    assert _default_kernels is not None
     return _default, _default_kernels
 
 
-def get_backend():
+def get_backend() -> str:
     """Name of the active backend (resolving ``FASTOPT_BACKEND`` on first call)."""
     name = _state.name
     return name if name is not None else _default_selection()[0]
 
 
-def kernels(name=None):
+def kernels(name: Optional[str] = None) -> Any:
     """The kernels of backend *name* (default: the active one, ``auto``'s choices included)."""
     if name:
         return _select(name, "backend")[1]
@@ -176,7 +183,7 @@ def kernels(name=None):
     return module if module is not None else _default_selection()[1]
 
 
-def set_backend(name):
+def set_backend(name: str) -> None:
     """Make *name* (``"numba"``, ``"cython"``, ``"numpy"`` or ``"auto"``) the default backend."""
     global _default, _default_kernels
     _default, _default_kernels = _select(name, "backend")
@@ -184,7 +191,7 @@ def set_backend(name):
 
 
 @contextlib.contextmanager
-def use_backend(name):
+def use_backend(name: str) -> Iterator[str]:
     """Context manager: use backend *name* in this thread inside the ``with`` block."""
     resolved, module = _select(name, "backend")
     previous = _state.name, _state.kernels

@@ -7,21 +7,24 @@ computes the same bits (no FMA contraction; the parity tests run on each level
 the machine can run). :func:`selected_level` takes the best level that is built
 and that the CPU runs, or the one ``FASTOPT_CYTHON_ISA`` names.
 """
+from __future__ import annotations
+
 import importlib
 import importlib.util
 import os
 import types
+from typing import Dict, List, Tuple
 
 from . import _jit
 
 #: the levels, lowest first, as ``_jit.cpu_isa_level()`` numbers them
-LEVELS = ("baseline", "avx2", "avx512")
+LEVELS: Tuple[str, ...] = ("baseline", "avx2", "avx512")
 #: what each level adds, for ``fastopt info``
-DESCRIPTIONS = {"baseline": "x86-64 baseline (SSE2), or the platform's baseline",
+DESCRIPTIONS: Dict[str, str] = {"baseline": "x86-64 baseline (SSE2), or the platform's baseline",
                 "avx2": "AVX2 + FMA (x86-64-v3 features)",
                 "avx512": "AVX-512 F/BW/CD/DQ/VL (x86-64-v4 features)"}
 #: module -> the kernels it defines (the baseline package has ``_jit`` too)
-FAMILIES = {
+FAMILIES: Dict[str, Tuple[str, ...]] = {
     "activation": ("relu_backward", "relu_forward"),
     "adaptive": ("adadelta", "adagrad", "adam", "adamax", "nadam", "rmsprop"),
     "batchnorm": ("batchnorm_backward", "batchnorm_channel_backward",
@@ -40,28 +43,28 @@ class IsaLevelError(ImportError):
     """The requested level is unknown, not built, or not supported by this CPU."""
 
 
-def cpu_level():
+def cpu_level() -> str:
     """The best level this CPU runs (``"baseline"`` off x86-64)."""
-    return LEVELS[_jit.cpu_isa_level()]
+    return LEVELS[_jit.cpu_isa_level()]  # type: ignore[attr-defined]  # compiled, no stub
 
 
-def _package(level):
+def _package(level: str) -> str:
     return __package__ if level == "baseline" else f"{__package__}.{level}"
 
 
-def built_levels():
+def built_levels() -> List[str]:
     """Levels whose modules are installed, lowest first."""
     return [level for level in LEVELS
             if all(importlib.util.find_spec(f"{_package(level)}.{m}") for m in FAMILIES)]
 
 
-def runnable_levels():
+def runnable_levels() -> List[str]:
     """Levels that are built and that this CPU runs, lowest first."""
     top = LEVELS.index(cpu_level())
     return [level for level in built_levels() if LEVELS.index(level) <= top]
 
 
-def selected_level():
+def selected_level() -> str:
     """``FASTOPT_CYTHON_ISA`` if set (and not ``auto``), else the best runnable level."""
     wanted = os.environ.get(ENV, "auto").strip().lower() or "auto"
     runnable = runnable_levels()
@@ -78,7 +81,7 @@ def selected_level():
     return wanted
 
 
-def load_level(level):
+def load_level(level: str) -> types.SimpleNamespace:
     """The kernels built for *level*, as a namespace of functions."""
     if level not in runnable_levels():
         raise IsaLevelError(f"level {level!r} is not runnable here "
