@@ -2,9 +2,11 @@
 import numpy as np
 
 from ._grad import decay_param, transformed_grad
+from ._types import FloatArray, Real
 
 
 def adagrad(p, g, h, clr, eps, gscale, clip, wd, decay):
+    # type: (FloatArray, FloatArray, FloatArray, Real, Real, Real, Real, Real, Real) -> None
     """h <- h + x²;  p <- p - (clr·x) / (√h + eps)."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
@@ -12,8 +14,24 @@ def adagrad(p, g, h, clr, eps, gscale, clip, wd, decay):
     p -= (clr * x) / (np.sqrt(h) + eps)
 
 
-def rmsprop(p, g, h, ga, buf, rho, omr, lr, eps, centered, mu, use_momentum,
-            gscale, clip, wd, decay):
+def rmsprop(p,  # type: FloatArray
+            g,  # type: FloatArray
+            h,  # type: FloatArray
+            ga,  # type: FloatArray
+            buf,  # type: FloatArray
+            rho,  # type: Real
+            omr,  # type: Real
+            lr,  # type: Real
+            eps,  # type: Real
+            centered,  # type: bool
+            mu,  # type: Real
+            use_momentum,  # type: bool
+            gscale,  # type: Real
+            clip,  # type: Real
+            wd,  # type: Real
+            decay,  # type: Real
+            ):
+    # type: (...) -> None
     """h <- rho·h + ((1-rho)·x)·x; optional centering and momentum buffer."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
@@ -32,7 +50,20 @@ def rmsprop(p, g, h, ga, buf, rho, omr, lr, eps, centered, mu, use_momentum,
         p -= (lr * x) / den
 
 
-def adadelta(p, g, h, acc, rho, omr, eps, lr, gscale, clip, wd, decay):
+def adadelta(p,  # type: FloatArray
+             g,  # type: FloatArray
+             h,  # type: FloatArray
+             acc,  # type: FloatArray
+             rho,  # type: Real
+             omr,  # type: Real
+             eps,  # type: Real
+             lr,  # type: Real
+             gscale,  # type: Real
+             clip,  # type: Real
+             wd,  # type: Real
+             decay,  # type: Real
+             ):
+    # type: (...) -> None
     """h <- rho·h + (1-rho)·x²;  delta = √(acc+eps)/√(h+eps)·x;  acc <- rho·acc + (1-rho)·delta²."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
@@ -44,8 +75,23 @@ def adadelta(p, g, h, acc, rho, omr, eps, lr, gscale, clip, wd, decay):
     p -= lr * delta
 
 
-def adam(p, g, m, v, vmax, omb1, omb2, step_size, bc2s, eps, amsgrad,
-         gscale, clip, wd, decay):
+def adam(p,  # type: FloatArray
+         g,  # type: FloatArray
+         m,  # type: FloatArray
+         v,  # type: FloatArray
+         vmax,  # type: FloatArray
+         omb1,  # type: Real
+         omb2,  # type: Real
+         step_size,  # type: Real
+         bc2s,  # type: Real
+         eps,  # type: Real
+         amsgrad,  # type: bool
+         gscale,  # type: Real
+         clip,  # type: Real
+         wd,  # type: Real
+         decay,  # type: Real
+         ):
+    # type: (...) -> None
     """m += (1-b1)(x-m); v += (1-b2)(x²-v);  p <- p - (step_size·m) / (√v / bc2s + eps)."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
@@ -57,7 +103,20 @@ def adam(p, g, m, v, vmax, omb1, omb2, step_size, bc2s, eps, amsgrad,
     p -= (step_size * m) / (np.sqrt(v) / bc2s + eps)
 
 
-def adamax(p, g, m, u, omb1, beta2, eps, clr, gscale, clip, wd, decay):
+def adamax(p,  # type: FloatArray
+           g,  # type: FloatArray
+           m,  # type: FloatArray
+           u,  # type: FloatArray
+           omb1,  # type: Real
+           beta2,  # type: Real
+           eps,  # type: Real
+           clr,  # type: Real
+           gscale,  # type: Real
+           clip,  # type: Real
+           wd,  # type: Real
+           decay,  # type: Real
+           ):
+    # type: (...) -> None
     """m += (1-b1)(x-m);  u <- max(b2·u, |x| + eps);  p <- p - (clr·m) / u."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
@@ -66,7 +125,22 @@ def adamax(p, g, m, u, omb1, beta2, eps, clr, gscale, clip, wd, decay):
     p -= (clr * m) / u
 
 
-def nadam(p, g, m, v, omb1, omb2, bc2, eps, cg, cm, gscale, clip, wd, decay):
+def nadam(p,  # type: FloatArray
+          g,  # type: FloatArray
+          m,  # type: FloatArray
+          v,  # type: FloatArray
+          omb1,  # type: Real
+          omb2,  # type: Real
+          bc2,  # type: Real
+          eps,  # type: Real
+          cg,  # type: Real
+          cm,  # type: Real
+          gscale,  # type: Real
+          clip,  # type: Real
+          wd,  # type: Real
+          decay,  # type: Real
+          ):
+    # type: (...) -> None
     """m, v as Adam;  den = √(v/bc2) + eps;  p <- p - (cg·x)/den - (cm·m)/den."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)

@@ -39,7 +39,14 @@ should reject it first. ``out``/``xhat`` may be ``x`` itself and ``dx`` may be
 ``dout`` (each element is read before it is written). ``work`` is the Numba
 kernels' float64 scratch; the twins accept it and use their own temporaries.
 """
+from __future__ import annotations
+
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
+
 import numpy as np
+from numpy.typing import NDArray
+
+from ._types import F64Array, FloatArray
 
 #: Rows per statistics block (part of the definition of the float64 results).
 ROW_BLOCK = 32
@@ -47,17 +54,17 @@ ROW_BLOCK = 32
 _F64 = np.float64
 
 
-def batchnorm_work_size(n, d):
+def batchnorm_work_size(n: int, d: int) -> int:
     """Float64 scratch elements the (N, D) kernels need (any of the three)."""
     return (2 * -(-n // ROW_BLOCK) + 3) * d
 
 
-def batchnorm_channel_work_size(n, c, length):
+def batchnorm_channel_work_size(n: int, c: int, length: int) -> int:
     """Float64 scratch elements the (N, C, L) kernels need (any of the three)."""
     return (2 * -(-n // ROW_BLOCK) + 2) * c * length + 3 * c
 
 
-def scratch(work, size):
+def scratch(work: Optional[F64Array], size: int) -> F64Array:
     """*work*, or a new float64 scratch of *size* elements when it is None.
 
     Raises ``ValueError`` when *work* is shorter than *size* (the compiled
@@ -74,7 +81,8 @@ def scratch(work, size):
 # ------------------------------------------------------------ building blocks
 
 
-def _by_row_in_block(arrays, n):
+def _by_row_in_block(arrays: Sequence[NDArray[Any]], n: int
+                     ) -> Iterator[Tuple[int, List[NDArray[Any]], Optional[List[NDArray[Any]]]]]:
     """Yield (i, full, tail): the i-th row of every full block, stacked (one row per
     block), and of the last, partial block (None where it has no row i).
 
@@ -89,14 +97,14 @@ def _by_row_in_block(arrays, n):
         yield (i, [f[:, i] for f in full], [r[i:i + 1] for r in rest] if i < tail else None)
 
 
-def _column_stats(x2):
+def _column_stats(x2: FloatArray) -> Tuple[F64Array, F64Array]:
     """(mean, M2) per column of a 2-D array: blocked Welford, Chan merge."""
     n, d = x2.shape
     nf = n // ROW_BLOCK
     pm = np.zeros((-(-n // ROW_BLOCK), d))
     pq = np.zeros_like(pm)
 
-    def step(m, q, xr, w):
+    def step(m: F64Array, q: F64Array, xr: NDArray[Any], w: float) -> None:
         xr = xr.astype(_F64, copy=False)
         delta = xr - m
         m += delta * w
@@ -121,18 +129,18 @@ def _column_stats(x2):
     return mean, m2
 
 
-def _column_sums(dout2, xhat2):
+def _column_sums(dout2: FloatArray, xhat2: FloatArray) -> Tuple[F64Array, F64Array]:
     """(Σdout, Σdout·xhat) per column: row order within blocks, blocks in order."""
     n, d = dout2.shape
     nf = n // ROW_BLOCK
     pb = np.zeros((-(-n // ROW_BLOCK), d))
     pg = np.zeros_like(pb)
     for _, full, tail in _by_row_in_block([dout2, xhat2], n):
-        for rows, b, g in ((full, pb[:nf], pg[:nf]), (tail, pb[nf:], pg[nf:])):
+        for rows, bsum, gsum in ((full, pb[:nf], pg[:nf]), (tail, pb[nf:], pg[nf:])):
             if rows is not None:
                 dr = rows[0].astype(_F64, copy=False)
-                b += dr
-                g += dr * rows[1]
+                bsum += dr
+                gsum += dr * rows[1]
     sb = np.zeros(d)
     sg = np.zeros(d)
     for b in range(pb.shape[0]):
@@ -141,13 +149,14 @@ def _column_sums(dout2, xhat2):
     return sb, sg
 
 
-def _finish(m2, count, var, inv_std, eps):
+def _finish(m2: F64Array, count: int, var: F64Array, inv_std: F64Array, eps: float) -> None:
     with np.errstate(invalid="ignore", divide="ignore"):
         var[...] = m2 / count
         inv_std[...] = 1.0 / np.sqrt(var + eps)
 
 
-def _grad_coefs(sb, sg, count, gamma, inv_std, dgamma, dbeta):
+def _grad_coefs(sb: F64Array, sg: F64Array, count: int, gamma: FloatArray, inv_std: F64Array,
+                dgamma: FloatArray, dbeta: FloatArray) -> Tuple[F64Array, F64Array, F64Array]:
     dbeta[...] = sb
     dgamma[...] = sg
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -156,7 +165,8 @@ def _grad_coefs(sb, sg, count, gamma, inv_std, dgamma, dbeta):
     return mb, mg, gamma.astype(_F64) * inv_std
 
 
-def _normalise(x, mean, inv, gamma, beta, out, xhat=None):
+def _normalise(x: FloatArray, mean: F64Array, inv: F64Array, gamma: FloatArray, beta: FloatArray,
+               out: FloatArray, xhat: Optional[FloatArray] = None) -> None:
     """xh = (x - mean)·inv (stored to xhat), out = gamma·xh + beta; float64, in place."""
     t = x.astype(_F64)
     t -= mean
@@ -168,7 +178,8 @@ def _normalise(x, mean, inv, gamma, beta, out, xhat=None):
     out[...] = t
 
 
-def _dx(dout, xhat, mb, mg, k, dx):
+def _dx(dout: FloatArray, xhat: FloatArray, mb: F64Array, mg: F64Array, k: F64Array,
+        dx: FloatArray) -> None:
     """dx = k·((dout - mb) - xhat·mg), float64, in place."""
     t = dout.astype(_F64)
     t -= mb
@@ -182,7 +193,18 @@ def _dx(dout, xhat, mb, mg, k, dx):
 # ---------------------------------------------------------------- (N, D)
 
 
-def batchnorm_forward_train(x, gamma, beta, out, xhat, mean, var, inv_std, eps, work=None):
+def batchnorm_forward_train(x,  # type: FloatArray
+                            gamma,  # type: FloatArray
+                            beta,  # type: FloatArray
+                            out,  # type: FloatArray
+                            xhat,  # type: FloatArray
+                            mean,  # type: F64Array
+                            var,  # type: F64Array
+                            inv_std,  # type: F64Array
+                            eps,  # type: float
+                            work=None,  # type: Optional[F64Array]
+                            ):
+    # type: (...) -> None
     """Training forward over (N, D): batch statistics, xhat = (x - mean)·inv_std,
     out = gamma·xhat + beta.
 
@@ -195,14 +217,32 @@ def batchnorm_forward_train(x, gamma, beta, out, xhat, mean, var, inv_std, eps, 
     _normalise(x, mean, inv_std, gamma, beta, out, xhat)
 
 
-def batchnorm_forward_eval(x, gamma, beta, out, running_mean, running_var, eps, work=None):
+def batchnorm_forward_eval(x,  # type: FloatArray
+                           gamma,  # type: FloatArray
+                           beta,  # type: FloatArray
+                           out,  # type: FloatArray
+                           running_mean,  # type: FloatArray
+                           running_var,  # type: FloatArray
+                           eps,  # type: float
+                           work=None,  # type: Optional[F64Array]
+                           ):
+    # type: (...) -> None
     """Inference forward over (N, D):
     out = gamma·((x - running_mean)·(1/sqrt(running_var + eps))) + beta."""
     inv = 1.0 / np.sqrt(running_var.astype(_F64) + eps)
     _normalise(x, running_mean.astype(_F64), inv, gamma, beta, out)
 
 
-def batchnorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work=None):
+def batchnorm_backward(dout,  # type: FloatArray
+                       xhat,  # type: FloatArray
+                       gamma,  # type: FloatArray
+                       inv_std,  # type: F64Array
+                       dx,  # type: FloatArray
+                       dgamma,  # type: FloatArray
+                       dbeta,  # type: FloatArray
+                       work=None,  # type: Optional[F64Array]
+                       ):
+    # type: (...) -> None
     """Backward over (N, D): dbeta = Σdout, dgamma = Σdout·xhat, dx by the closed form."""
     sb, sg = _column_sums(dout, xhat)
     mb, mg, k = _grad_coefs(sb, sg, dout.shape[0], gamma, inv_std, dgamma, dbeta)
@@ -212,8 +252,18 @@ def batchnorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work=None)
 # ---------------------------------------------------------------- (N, C, L)
 
 
-def batchnorm_channel_forward_train(x, gamma, beta, out, xhat, mean, var, inv_std, eps,
-                                    work=None):
+def batchnorm_channel_forward_train(x,  # type: FloatArray
+                                    gamma,  # type: FloatArray
+                                    beta,  # type: FloatArray
+                                    out,  # type: FloatArray
+                                    xhat,  # type: FloatArray
+                                    mean,  # type: F64Array
+                                    var,  # type: F64Array
+                                    inv_std,  # type: F64Array
+                                    eps,  # type: float
+                                    work=None,  # type: Optional[F64Array]
+                                    ):
+    # type: (...) -> None
     """Training forward over (N, C, L), one statistic per channel (axes 0 and 2).
 
     Same outputs as :func:`batchnorm_forward_train`, per channel; var = M2/(N·L).
@@ -234,15 +284,32 @@ def batchnorm_channel_forward_train(x, gamma, beta, out, xhat, mean, var, inv_st
     _normalise(x, mean[:, None], inv_std[:, None], gamma[:, None], beta[:, None], out, xhat)
 
 
-def batchnorm_channel_forward_eval(x, gamma, beta, out, running_mean, running_var, eps,
-                                   work=None):
+def batchnorm_channel_forward_eval(x,  # type: FloatArray
+                                   gamma,  # type: FloatArray
+                                   beta,  # type: FloatArray
+                                   out,  # type: FloatArray
+                                   running_mean,  # type: FloatArray
+                                   running_var,  # type: FloatArray
+                                   eps,  # type: float
+                                   work=None,  # type: Optional[F64Array]
+                                   ):
+    # type: (...) -> None
     """Inference forward over (N, C, L) with per-channel running statistics."""
     inv = 1.0 / np.sqrt(running_var.astype(_F64) + eps)
     _normalise(x, running_mean.astype(_F64)[:, None], inv[:, None], gamma[:, None],
                beta[:, None], out)
 
 
-def batchnorm_channel_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work=None):
+def batchnorm_channel_backward(dout,  # type: FloatArray
+                               xhat,  # type: FloatArray
+                               gamma,  # type: FloatArray
+                               inv_std,  # type: F64Array
+                               dx,  # type: FloatArray
+                               dgamma,  # type: FloatArray
+                               dbeta,  # type: FloatArray
+                               work=None,  # type: Optional[F64Array]
+                               ):
+    # type: (...) -> None
     """Backward over (N, C, L): per-channel dbeta, dgamma and dx by the closed form."""
     n, c, length = dout.shape
     colb, colg = _column_sums(dout.reshape(n, c * length), xhat.reshape(n, c * length))

@@ -5,12 +5,16 @@ The mask is never stored: element ``i`` of a buffer is kept iff
 ``fastopt.reference.rng``), recomputed by the backward pass. Work proceeds in
 blocks of ``BLOCK`` elements so temporaries stay small for any buffer size.
 """
+from __future__ import annotations
+
 import numpy as np
 
+from ._types import FloatArray, Real, UInt64
 from .rng import BLOCK, keep_mask
 
 
-def _masked_scale(src, dst, seed, stream, offset, threshold, scale):
+def _masked_scale(src: FloatArray, dst: FloatArray, seed: UInt64, stream: UInt64, offset: UInt64,
+                  threshold: UInt64, scale: Real) -> None:
     n = src.shape[0]
     for lo in range(0, n, BLOCK):
         hi = min(lo + BLOCK, n)
@@ -22,10 +26,12 @@ def _masked_scale(src, dst, seed, stream, offset, threshold, scale):
 
 
 def dropout_forward(x, out, seed, stream, offset, threshold, scale):
+    # type: (FloatArray, FloatArray, UInt64, UInt64, UInt64, UInt64, Real) -> None
     """out[i] = x[i]·scale if element offset+i is kept, else 0 (``out`` may be ``x``)."""
     _masked_scale(x, out, seed, stream, offset, threshold, scale)
 
 
 def dropout_backward(dout, dx, seed, stream, offset, threshold, scale):
+    # type: (FloatArray, FloatArray, UInt64, UInt64, UInt64, UInt64, Real) -> None
     """dx[i] = dout[i]·scale if element offset+i is kept, else 0 (the forward's mask)."""
     _masked_scale(dout, dx, seed, stream, offset, threshold, scale)

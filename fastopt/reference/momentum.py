@@ -1,15 +1,30 @@
 """NumPy twins of the SGD-family kernels (see ``fastopt.kernels.momentum``)."""
 from ._grad import decay_param, transformed_grad
+from ._types import FloatArray, Real
 
 
 def sgd(p, g, lr, gscale, clip, wd, decay):
+    # type: (FloatArray, FloatArray, Real, Real, Real, Real, Real) -> None
     """p <- p - lr * x."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
     p -= lr * x
 
 
-def momentum(p, g, buf, mu, damp, coef, nesterov, nest_mu, gscale, clip, wd, decay):
+def momentum(p,  # type: FloatArray
+             g,  # type: FloatArray
+             buf,  # type: FloatArray
+             mu,  # type: Real
+             damp,  # type: Real
+             coef,  # type: Real
+             nesterov,  # type: bool
+             nest_mu,  # type: Real
+             gscale,  # type: Real
+             clip,  # type: Real
+             wd,  # type: Real
+             decay,  # type: Real
+             ):
+    # type: (...) -> None
     """buf <- mu*buf + damp*x;  d = x + nest_mu*buf (nesterov) or buf;  p <- p + coef*d."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
@@ -19,7 +34,19 @@ def momentum(p, g, buf, mu, damp, coef, nesterov, nest_mu, gscale, clip, wd, dec
     p += coef * d
 
 
-def nesterov(p, g, v, mu2, opml, mu, lr, gscale, clip, wd, decay):
+def nesterov(p,  # type: FloatArray
+             g,  # type: FloatArray
+             v,  # type: FloatArray
+             mu2,  # type: Real
+             opml,  # type: Real
+             mu,  # type: Real
+             lr,  # type: Real
+             gscale,  # type: Real
+             clip,  # type: Real
+             wd,  # type: Real
+             decay,  # type: Real
+             ):
+    # type: (...) -> None
     """The book's corrected (2021) Nesterov: p += mu²v; p -= (1+mu)·lr·x; v <- mu·v - lr·x."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)

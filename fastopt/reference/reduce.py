@@ -9,11 +9,14 @@ in block order.
 """
 import numpy as np
 
+from ._types import FloatArray
+
 BLOCK = 4096
 LANES = 8
 
 
 def sumsq(x):
+    # type: (FloatArray) -> float
     """Blocked float64 sum of squares of a 1-D array (see module docstring)."""
     n = x.shape[0]
     if n == 0:

@@ -41,9 +41,15 @@ p = 0 keeps every element and p = 1 drops every element, exactly.
 (The book draws ``rand() > p``; ``>=`` differs only on the event u == p, of
 probability at most 2**-53, and makes p = 0 an exact identity.)
 """
+from __future__ import annotations
+
 import math
+from typing import TypeVar, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._types import Real, UInt64
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -57,8 +63,11 @@ TWO53 = 1 << 53
 #: Indices per block in the NumPy twins (keeps temporaries at 512 KiB).
 BLOCK = 1 << 16
 
+#: A uint64 scalar or array: the hash works elementwise on either.
+_U64 = TypeVar("_U64", np.uint64, NDArray[np.uint64])
 
-def keep_threshold(p):
+
+def keep_threshold(p: Real) -> np.uint64:
     """The uint64 ``ceil(p * 2**53)``: an element is kept iff ``bits >> 11 >= it``.
 
     *p* is the drop probability, 0 <= p <= 1 (a Python or NumPy float).
@@ -69,7 +78,7 @@ def keep_threshold(p):
     return np.uint64(math.ceil(p * TWO53))
 
 
-def mix64(z):
+def mix64(z: _U64) -> _U64:
     """The splitmix64 finaliser of a uint64 scalar or array (wraps modulo 2**64)."""
     with np.errstate(over="ignore"):
         z = (z ^ (z >> S30)) * MIX1
@@ -77,25 +86,27 @@ def mix64(z):
         return z ^ (z >> S31)
 
 
-def stream_key(seed, stream):
+def stream_key(seed: UInt64, stream: UInt64) -> np.uint64:
     """``mix64(mix64(seed + GAMMA) ^ stream)``: the splitmix64 seed of one (seed, stream)."""
     with np.errstate(over="ignore"):
         return mix64(mix64(np.uint64(seed) + GAMMA) ^ np.uint64(stream))
 
 
-def _bits_from_key(key, index):
+def _bits_from_key(key: np.uint64, index: _U64) -> _U64:
     with np.errstate(over="ignore"):
         return mix64(key + (index + ONE) * GAMMA)
 
 
-def random_bits(seed, stream, index):
+def random_bits(seed: UInt64, stream: UInt64,
+                index: ArrayLike) -> Union[np.uint64, NDArray[np.uint64]]:
     """The 64 random bits of element *index* (uint64 scalar or array) of (seed, stream)."""
     index = np.asarray(index, dtype=np.uint64)
     out = _bits_from_key(stream_key(seed, stream), index)
     return out[()] if out.ndim == 0 else out
 
 
-def uniform_at(seed, stream, index):
+def uniform_at(seed: UInt64, stream: UInt64,
+               index: ArrayLike) -> Union[float, NDArray[np.float64]]:
     """The float64 uniform in [0, 1) of element *index*: ``(bits >> 11) * 2**-53``.
 
     Scalar in, Python float out; an index array gives a float64 array.
@@ -104,7 +115,8 @@ def uniform_at(seed, stream, index):
     return float(u) if np.ndim(u) == 0 else u
 
 
-def keep_mask(seed, stream, offset, threshold, lo, hi):
+def keep_mask(seed: UInt64, stream: UInt64, offset: UInt64, threshold: UInt64, lo: int,
+              hi: int) -> NDArray[np.bool_]:
     """Booleans: is element ``offset + i`` kept, for ``i`` in ``lo:hi``."""
     index = np.arange(lo, hi, dtype=np.uint64)
     with np.errstate(over="ignore"):
