@@ -227,10 +227,51 @@ def test_fusion_only_where_the_pattern_is():
 def test_layer_backward_after_a_fused_forward(backend):
     """The layers' own caches are left as their forwards would: layer-wise backprop works."""
     rng = np.random.default_rng(2)
-    x, t = rng.random((10, 30)), rng.integers(0, 5, 10)
+    x, dout = rng.random((10, 30)), rng.standard_normal((10, 5))
     fused, plain = _book_net(np.float64, True), _book_net(np.float64, False)
-    assert_bits_equal(fused.input_gradient(x, t, train=True), plain.input_gradient(x, t, train=True),
-                      "input gradient")
+    dx = {}
+    for key, net in (("fused", fused), ("plain", plain)):
+        net.predict(x, True)  # the fused stages' forward, then...
+        g = dout
+        for layer in reversed(list(net.layers.values())):  # ...each layer's own backward
+            g = layer.backward(g)
+        dx[key] = g
+    assert_bits_equal(dx["fused"], dx["plain"], "input gradient")
+    for name in fused.params:
+        assert_bits_equal(fused.grads[name], plain.grads[name], "grad " + name)
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("dropout", [False, True], ids=["bn-relu", "bn-relu-dropout"])
+def test_input_gradient_runs_through_fused_stages(backend, dtype, dropout, train, monkeypatch):
+    """∂L/∂x through the fused stages equals the layer-by-layer network's, bit for bit.
+
+    In training mode the fused stages' backward kernel runs (no layer's own
+    backward is called); in evaluation mode the stages run their layers.
+    The parameter gradients and the dropout counters agree too.
+    """
+    rng = np.random.default_rng(4)
+    x, t = rng.random((12, 30)).astype(dtype), rng.integers(0, 5, 12)
+    fused, plain = _book_net(dtype, True, dropout), _book_net(dtype, False, dropout)
+    for net in (fused, plain):  # training steps first: running statistics and counters move
+        opt = fastopt.optim.SGD(net.params, lr=0.1)
+        for _ in range(2):
+            net.gradient(x, t)
+            opt.step()
+    assert [type(s).__name__ for s in fused.stages].count("FusedHidden") == 3
+    layer_backward_calls = []
+    if train:  # every layer but the last Affine is inside a fused stage
+        for layer in list(fused.layers.values())[:-1]:
+            monkeypatch.setattr(layer, "backward", lambda *a, **k: layer_backward_calls.append(a))
+    gx = fused.input_gradient(x, t, train=train)
+    assert layer_backward_calls == []
+    expected = plain.input_gradient(x, t, train=train)
+    assert gx.dtype == dtype and gx.shape == x.shape
+    assert_bits_equal(gx, expected, "input gradient")
+    for name in fused.params:
+        assert_bits_equal(fused.grads[name], plain.grads[name], "grad " + name)
+    for name, value in fused.buffers().items():
+        assert_bits_equal(value, plain.buffers()[name], name)
 
 
 def test_fused_backward_checks_dout_shape(backend):

@@ -139,7 +139,7 @@ class BatchNorm(Layer):
                             else kernels.batchnorm_forward_train)
             train_kernel(view, self.gamma, self.beta, out, xhat, mean, var, inv_std, self.eps, work)
             self._update_running(mean, var, n * (view.shape[2] if channel else 1))
-            self._cache = (xhat, inv_std.copy(), x.shape)
+            self.record_training_forward(xhat, inv_std.copy(), x.shape)
         else:
             if not self.buffers["trained"]:
                 raise RuntimeError("BatchNorm in evaluation mode before any training forward: its "
@@ -152,9 +152,46 @@ class BatchNorm(Layer):
             self._cache = ("eval", view, x.shape)
         return out.reshape(x.shape)
 
-    def _var_factor(self, count: int) -> float:
-        """What the batch variance is multiplied by in the running variance (N/(N−1) if unbiased)."""
+    def variance_factor(self, count: int) -> float:
+        """What the batch variance is multiplied by in the running variance.
+
+        ``N/(N−1)`` for the standard preset's unbiased running variance, 1 for
+        the book's biased one (and for N = 1).
+
+        Parameters
+        ----------
+        count : int
+            N, the values each feature's batch statistics were taken over
+            (the batch size, times the positions for per-channel 4-D input).
+
+        Returns
+        -------
+        float
+        """
         return count / (count - 1) if self.preset["unbiased"] and count > 1 else 1.0
+
+    def record_training_forward(self, xhat: NDArray[Any], inv_std: NDArray[Any],
+                                shape: Tuple[int, ...]) -> None:
+        """Keep what :meth:`backward` needs from a training forward, and mark the layer trained.
+
+        :meth:`forward` calls it; so does a fused stage
+        (:class:`fastopt.nn.fused.FusedHidden`), whose kernel normalises the
+        batch and updates :attr:`running_mean` and :attr:`running_var` in place
+        (``running ← momentum·running + (1 − momentum)·batch``, the batch
+        variance times :meth:`variance_factor`). From then on evaluation mode
+        uses the running statistics.
+
+        Parameters
+        ----------
+        xhat : ndarray, shape (N, D) or (N, C, L)
+            The normalised input ``(x − μ)/√(σ² + ε)``, in the input's dtype.
+        inv_std : ndarray, shape (D,) or (C,)
+            ``1/√(σ² + ε)`` per feature, float64. Kept, not copied.
+        shape : tuple of int
+            Shape of the forward's input and output (and of backward's ``dout``).
+        """
+        self._cache = (xhat, inv_std, tuple(shape))
+        self.buffers["trained"][()] = 1
 
     def _update_running(self, mean: NDArray[Any], var: NDArray[Any], count: int) -> None:
         """running ← momentum·running + (1 − momentum)·batch (the preset's variance)."""
@@ -162,7 +199,7 @@ class BatchNorm(Layer):
         self.running_mean *= m
         self.running_mean += (1.0 - m) * mean
         self.running_var *= m
-        self.running_var += (1.0 - m) * (var * self._var_factor(count))
+        self.running_var += (1.0 - m) * (var * self.variance_factor(count))
         self.buffers["trained"][()] = 1
 
     def backward(self, dout: NDArray[Any]) -> NDArray[Any]:

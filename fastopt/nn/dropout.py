@@ -70,7 +70,45 @@ class Dropout(Layer):
         step[()] = (int(stream) + 1) % 2**64  # wraps as uint64; a 0-d array's += costs 8x this
         return stream  # type: ignore[return-value]  # [()] of a 0-d array is a scalar (stubs: ndarray)
 
-    def _scale(self, dtype: np.dtype[Any]) -> Any:
+    def next_mask_stream(self, shape: Tuple[int, ...]) -> np.uint64:
+        """Start a training forward whose output has *shape*: its mask stream.
+
+        Advances the step counter (:meth:`next_stream`) and remembers the
+        stream and the shape, so :meth:`backward` recomputes this forward's
+        mask. :meth:`forward` calls it; so does a fused stage
+        (:class:`fastopt.nn.fused.FusedHidden`) whose kernel applies the mask
+        ``dropout_forward`` would (key :attr:`seed`, this stream, element
+        offset 0, :attr:`threshold`, :meth:`keep_scale`).
+
+        Parameters
+        ----------
+        shape : tuple of int
+            Shape of the forward's output (and of the ``dout`` backward takes).
+
+        Returns
+        -------
+        numpy.uint64
+            The stream (the step counter's value before it advanced).
+        """
+        stream = self.next_stream()
+        self._last = (stream, tuple(shape))
+        return stream
+
+    def keep_scale(self, dtype: np.dtype[Any]) -> Any:
+        """What a kept element is multiplied by in a training forward, as a *dtype* scalar.
+
+        1 for the book's dropout; ``1/(1 − p)`` for inverted dropout (0 when p = 1,
+        where nothing is kept).
+
+        Parameters
+        ----------
+        dtype : numpy.dtype
+            float32 or float64, the dtype of the input.
+
+        Returns
+        -------
+        numpy.floating
+        """
         if self.inverted:
             return dtype.type(0 if self.p == 1 else 1 / (1 - self.p))
         return dtype.type(1)
@@ -81,12 +119,11 @@ class Dropout(Layer):
         if not train:
             self._last = (None, x.shape)
             return x if self.inverted else x * x.dtype.type(1 - self.p)
-        stream = self.next_stream()
+        stream = self.next_mask_stream(x.shape)
         flat = np.ascontiguousarray(x).reshape(-1)
         out = np.empty_like(flat)
         _backend.kernels().dropout_forward(flat, out, self.seed, stream, np.uint64(0),
-                                           self.threshold, self._scale(flat.dtype))
-        self._last = (stream, x.shape)
+                                           self.threshold, self.keep_scale(flat.dtype))
         return out.reshape(x.shape)
 
     def backward(self, dout: NDArray[Any]) -> NDArray[Any]:
@@ -100,7 +137,7 @@ class Dropout(Layer):
         flat = np.ascontiguousarray(dout).reshape(-1)
         dx = np.empty_like(flat)
         _backend.kernels().dropout_backward(flat, dx, self.seed, stream, np.uint64(0),
-                                            self.threshold, self._scale(flat.dtype))
+                                            self.threshold, self.keep_scale(flat.dtype))
         return dx.reshape(shape)
 
     def __repr__(self) -> str:

@@ -72,7 +72,7 @@ class FusedHidden:
 
     def _scale(self, dtype: np.dtype[Any]) -> Any:
         """What the dropout kernels multiply a kept element by (1 without dropout)."""
-        return dtype.type(1) if self.dropout is None else self.dropout._scale(dtype)
+        return dtype.type(1) if self.dropout is None else self.dropout.keep_scale(dtype)
 
     def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         W = self.affine.W
@@ -92,19 +92,16 @@ class FusedHidden:
         if drop is None:
             dropout_args = (False, _ZERO, _ZERO, _ZERO, self._scale(W.dtype))
         else:
-            stream = drop.next_stream()
-            dropout_args = (True, drop.seed, stream, drop.threshold, drop._scale(W.dtype))
+            dropout_args = (True, drop.seed, drop.next_mask_stream((n, d)), drop.threshold,
+                            drop.keep_scale(W.dtype))
         _backend.kernels().bias_bn_relu_dropout_forward(
             h, self.affine.b, bn.gamma, bn.beta, y, out, xhat, bufs["mean"], bufs["var"],
-            inv_std, bn.eps, bn.running_mean, bn.running_var, bn.momentum, bn._var_factor(n),
+            inv_std, bn.eps, bn.running_mean, bn.running_var, bn.momentum, bn.variance_factor(n),
             bufs["work"], *dropout_args)
-        bn.buffers["trained"][()] = 1
         # leave each layer as its own forward would, so its own backward still works
-        self.affine.x, self.affine.original_x_shape = x2, x.shape
-        bn._cache = (xhat, inv_std, (n, d))
-        self.relu.x = y
-        if drop is not None:
-            drop._last = (stream, (n, d))
+        self.affine.record_input(x2, x.shape)
+        bn.record_training_forward(xhat, inv_std, (n, d))
+        self.relu.record_input(y)
         self._out = out  # the backward reads the ReLU/dropout mask off it
         self._fused = True
         return out

@@ -8,7 +8,7 @@ them in place, so a training step allocates no gradient arrays.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Dict, NoReturn, Optional
+from typing import Any, ClassVar, Dict, NoReturn, Optional, Tuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -107,12 +107,29 @@ class Affine(Layer):
         if x.shape[1] != self.W.shape[0]:
             raise ValueError(f"Affine expects {self.W.shape[0]} input features, got {x.shape[1]} "
                              f"(input shape {self.original_x_shape})")
-        self.x = x
+        self.record_input(x, self.original_x_shape)
         out = x @ self.W
         if out.dtype == self.b.dtype:
             out += self.b  # in place: the same sums as x @ W + b, one temporary fewer
             return out
         return out + self.b
+
+    def record_input(self, x: NDArray[Any], shape: Tuple[int, ...]) -> None:
+        """Keep a forward's input for :meth:`backward` (``dW = xᵀ·dout``, ``dx`` in *shape*).
+
+        :meth:`forward` calls it; so does a fused stage
+        (:class:`fastopt.nn.fused.FusedHidden`) that computes ``x·W + b`` itself.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, n_in)
+            The input as rows (:func:`flatten_rows`), in the weights' dtype
+            where :func:`as_weight_dtype` casts it. Kept, not copied.
+        shape : tuple of int
+            The input's shape before flattening: :meth:`backward` returns
+            ``dx`` in it.
+        """
+        self.x, self.original_x_shape = x, tuple(shape)
 
     # returns None with input_grad=False, so not quite Layer.backward's signature
     def backward(self, dout: NDArray[Any],  # type: ignore[override]
@@ -139,10 +156,26 @@ class ReLU(Layer):
         self.x = None
 
     def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
-        self.x = np.ascontiguousarray(x)
-        out = np.empty_like(self.x)
-        _backend.kernels().relu_forward(self.x.reshape(-1), out.reshape(-1))
+        x = np.ascontiguousarray(x)
+        self.record_input(x)
+        out = np.empty_like(x)
+        _backend.kernels().relu_forward(x.reshape(-1), out.reshape(-1))
         return out
+
+    def record_input(self, x: NDArray[Any]) -> None:
+        """Keep a forward's input for :meth:`backward` (the gradient passes where x > 0).
+
+        :meth:`forward` calls it; so does a fused stage
+        (:class:`fastopt.nn.fused.FusedHidden`) that applies ``max(0, x)`` in its
+        own kernel.
+
+        Parameters
+        ----------
+        x : ndarray
+            The input (a C-contiguous copy is kept if it is not contiguous;
+            otherwise *x* itself, not copied).
+        """
+        self.x = np.ascontiguousarray(x)
 
     def backward(self, dout: NDArray[Any]) -> NDArray[Any]:
         if self.x is None:

@@ -197,11 +197,15 @@ class Sequential:
         of this batch's loss (without regularization terms), and the layers'
         caches hold this batch. :attr:`last_loss` is not changed. Call
         :meth:`gradient` again before an optimizer step.
+
+        The backward runs through :attr:`stages`, as :meth:`gradient` does: a
+        fused stage's training-mode backward is one kernel, whose results equal
+        the separate layers' bit for bit.
         """
         self.loss_layer.forward(self.predict(x, train), t)
         dout = self.loss_layer.backward(1)
-        for layer in reversed(self._layer_list):
-            dout = layer.backward(dout)
+        for stage in reversed(self.stages):
+            dout = stage.backward(dout)
         return dout
 
     def accuracy(self, x: NDArray[Any], t: NDArray[Any], batch_size: Optional[int] = None) -> float:
