@@ -7,8 +7,15 @@ vectorising the loop (measured: Adam 2.5 vs 0.6 ns/elem in cache). Small buffers
 buffers of at least ``PARALLEL_THRESHOLD`` elements are cut into ``CHUNK``-sized
 pieces that ``prange`` spreads over the threads. Elementwise updates give the
 same bits either way.
+
+Types: only the Python wrappers and helpers here are annotated; the jitted
+functions are not (Numba compiles and caches them as before).
 """
+from __future__ import annotations
+
 import os
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Literal, Protocol, Sequence, TypedDict,
+                    cast)
 
 # Idle OpenMP threads of libgomp (Numba's "omp" layer) spin ~300,000 times after
 # each parallel kernel by default, starving the BLAS threads of the matmuls that
@@ -22,10 +29,33 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
+if TYPE_CHECKING:  # importing this module alone imports no more than before
+    from ..reference._types import FloatArray
+
+
+class _JitOptions(TypedDict):
+    """Numba options every kernel compiles with (typed so that ``njit(**JIT_OPTIONS)`` checks)."""
+
+    nogil: bool
+    error_model: Literal["python", "numpy"]
+    cache: bool
+
+
+class Kernel(Protocol):
+    """A kernel made by :func:`elementwise` or :func:`update_kernel`: ``kernel(p, ...)``,
+    with the jitted functions it dispatches to and its parallel threshold."""
+
+    range_fn: Callable[..., None]
+    parallel_fn: Callable[..., None]
+    parallel_threshold: int
+
+    def __call__(self, p: FloatArray, *args: Any) -> None: ...
+
+
 # error_model="numpy" lets LLVM vectorise divisions (Python's model adds a
 # zero-division branch per element); no fastmath: it breaks bit parity with
 # NumPy and NaN propagation.
-JIT_OPTIONS = dict(nogil=True, error_model="numpy", cache=True)
+JIT_OPTIONS = _JitOptions(nogil=True, error_model="numpy", cache=True)
 jit = njit(**JIT_OPTIONS)
 
 #: Elements from which a kernel runs multi-threaded, by kernel weight. Called
@@ -44,7 +74,7 @@ jit = njit(**JIT_OPTIONS)
 _OVERRIDE = os.environ.get("FASTOPT_PARALLEL_THRESHOLD")
 HEAVY_THRESHOLD = int(_OVERRIDE or 1 << 18)
 LIGHT_THRESHOLD = HEAVY_THRESHOLD  # one value since 2**18; the two names stay for callers
-PARALLEL_THRESHOLD = {"heavy": HEAVY_THRESHOLD, "light": LIGHT_THRESHOLD}
+PARALLEL_THRESHOLD: Dict[str, int] = {"heavy": HEAVY_THRESHOLD, "light": LIGHT_THRESHOLD}
 #: Elements per parallel work item (a multiple of every SIMD width).
 CHUNK = 1 << 13
 
@@ -73,14 +103,15 @@ def chunk_bounds(c, n):
 _U0 = np.uint64(0)
 
 
-def elementwise(range_fn, parallel_fn, weight):
+def elementwise(range_fn: Callable[..., None], parallel_fn: Callable[..., None],
+                weight: str) -> Kernel:
     """Wrap a range function and its parallel driver into a kernel ``kernel(p, g, ...)``.
 
     *weight* (``"heavy"`` or ``"light"``) picks the size from which it goes parallel.
     """
     threshold = PARALLEL_THRESHOLD[weight]
 
-    def kernel(p, *args):
+    def kernel(p: FloatArray, *args: Any) -> None:
         n = p.shape[0]
         if n >= threshold and numba.get_num_threads() > 1:
             parallel_fn(n, p, *args)
@@ -90,17 +121,20 @@ def elementwise(range_fn, parallel_fn, weight):
     return _described(kernel, range_fn, parallel_fn, threshold)
 
 
-def _described(kernel, range_fn, parallel_fn, threshold):
+def _described(kernel: Callable[..., None], range_fn: Callable[..., None],
+               parallel_fn: Callable[..., None], threshold: int) -> Kernel:
     """*kernel* named and documented after its range function, which it exposes."""
     kernel.__name__ = range_fn.__name__.lstrip("_")
     kernel.__qualname__ = kernel.__name__
     kernel.__doc__ = range_fn.__doc__
-    kernel.range_fn, kernel.parallel_fn = range_fn, parallel_fn
-    kernel.parallel_threshold = threshold
-    return kernel
+    described = cast(Kernel, kernel)  # the attributes below make it one
+    described.range_fn, described.parallel_fn = range_fn, parallel_fn
+    described.parallel_threshold = threshold
+    return described
 
 
-def update_kernel(range_fn, parallel_fn, weight, divisors=()):
+def update_kernel(range_fn: Callable[..., None], parallel_fn: Callable[..., None], weight: str,
+                  divisors: Sequence[int] = ()) -> Kernel:
     """:func:`elementwise` for an optimizer update ``kernel(p, g, ..., gscale, clip, wd, decay)``.
 
     The range function takes ``transform`` in place of the last four arguments
@@ -110,18 +144,18 @@ def update_kernel(range_fn, parallel_fn, weight, divisors=()):
     """
     threshold = PARALLEL_THRESHOLD[weight]
 
-    def kernel(p, *args):
-        *args, gscale, clip, wd, decay = args
+    def kernel(p: FloatArray, *args: Any) -> None:
+        *fn_args, gscale, clip, wd, decay = args  # fn_args: g, state, scalars (a list)
         transform = (None if gscale == 1 and not clip > 0 and wd == 0 and decay == 1
                      else np.array((gscale, clip, wd, decay), p.dtype))
         for i in divisors:
-            if args[i] == 1:
-                args[i] = None
+            if fn_args[i] == 1:
+                fn_args[i] = None
         n = p.shape[0]  # elementwise's dispatch, written out: this runs every optimizer step
         if n >= threshold and numba.get_num_threads() > 1:
-            parallel_fn(n, p, *args, transform)
+            parallel_fn(n, p, *fn_args, transform)
         else:
-            range_fn(_U0, np.uint64(n), p, *args, transform)
+            range_fn(_U0, np.uint64(n), p, *fn_args, transform)
 
     return _described(kernel, range_fn, parallel_fn, threshold)
 

@@ -24,10 +24,15 @@ Every kernel takes an optional float64 scratch ``work`` last (see
 passes it, else each call allocates one. Each kernel exposes ``.serial`` and
 ``.parallel`` (same arguments) for tests and benchmarks.
 """
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Protocol, Tuple, TypeVar, cast
+
 import numba
 import numpy as np
 from numba import njit, prange
 
+from ..reference._types import F64Array, FloatArray
 from ..reference.batchnorm import (ROW_BLOCK, batchnorm_channel_work_size, batchnorm_work_size,
                                    scratch)
 from ._jit import HEAVY_THRESHOLD, JIT_OPTIONS, jit
@@ -462,20 +467,38 @@ def _channel_backward_parallel(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, wo
 
 
 # ---------------------------------------------------------------- public API
+# The documented functions carry their types as comments, as their twins do (see
+# fastopt.reference._types): inspect.signature of a kernel must equal its twin's.
+
+_Fn = Callable[..., None]
+_F = TypeVar("_F", bound=_Fn)
 
 
-def _variants(serial_fn, parallel_fn, nargs, work_size):
+class _Public(Protocol):
+    """A public kernel: the auto variant, with its serial and parallel variants and the
+    documented function it stands for."""
+
+    serial: _Fn
+    parallel: _Fn
+    __wrapped__: _Fn
+
+    def __call__(self, *args: Any, work: Optional[F64Array] = None) -> None: ...
+
+
+def _variants(serial_fn: _Fn, parallel_fn: _Fn, nargs: int,
+              work_size: Callable[..., int]) -> Tuple[_Fn, _Fn, _Fn]:
     """Python-level kernel (auto, serial, parallel) over jitted serial/parallel bodies."""
 
-    def variant(choose):
-        def kernel(*args, work=None):
+    def variant(choose: Callable[[FloatArray], _Fn]) -> _Fn:
+        def kernel(*args: Any, work: Optional[F64Array] = None) -> None:
             if len(args) == nargs + 1:
-                *args, work = args
+                # rebinding args to a list, as before: a new name would cost a store per call
+                *args, work = args  # type: ignore[assignment]
             x = args[0]
             choose(x)(*args, scratch(work, work_size(*x.shape)))
         return kernel
 
-    def auto(x):
+    def auto(x: FloatArray) -> _Fn:
         n = x.shape[0]
         parallel = (x.size >= PARALLEL_ELEMENTS and n > ROW_BLOCK
                     and numba.get_num_threads() > 1)  # the last costs 0.5 us
@@ -484,16 +507,30 @@ def _variants(serial_fn, parallel_fn, nargs, work_size):
     return variant(auto), variant(lambda x: serial_fn), variant(lambda x: parallel_fn)
 
 
-def _public(fn, serial_fn, parallel_fn, nargs, work_size):
+def _public(fn: _F, serial_fn: _Fn, parallel_fn: _Fn, nargs: int,
+            work_size: Callable[..., int]) -> _F:
+    """The auto variant, standing for *fn*: its name, docstring, signature and type."""
     auto, serial, parallel = _variants(serial_fn, parallel_fn, nargs, work_size)
     auto.__name__ = auto.__qualname__ = fn.__name__
     auto.__doc__ = fn.__doc__
-    auto.__wrapped__ = fn  # inspect.signature shows the documented signature
-    auto.serial, auto.parallel = serial, parallel
-    return auto
+    public = cast(_Public, auto)  # the attributes below make it one
+    public.__wrapped__ = fn  # inspect.signature shows the documented signature
+    public.serial, public.parallel = serial, parallel
+    return cast(_F, public)
 
 
-def batchnorm_forward_train(x, gamma, beta, out, xhat, mean, var, inv_std, eps, work=None):
+def batchnorm_forward_train(x,  # type: FloatArray
+                            gamma,  # type: FloatArray
+                            beta,  # type: FloatArray
+                            out,  # type: FloatArray
+                            xhat,  # type: FloatArray
+                            mean,  # type: F64Array
+                            var,  # type: F64Array
+                            inv_std,  # type: F64Array
+                            eps,  # type: float
+                            work=None,  # type: Optional[F64Array]
+                            ):
+    # type: (...) -> None
     """Training forward over (N, D): per-column batch statistics,
     xhat = (x - mean)·inv_std, out = gamma·xhat + beta.
 
@@ -504,7 +541,16 @@ def batchnorm_forward_train(x, gamma, beta, out, xhat, mean, var, inv_std, eps, 
     """
 
 
-def batchnorm_forward_eval(x, gamma, beta, out, running_mean, running_var, eps, work=None):
+def batchnorm_forward_eval(x,  # type: FloatArray
+                           gamma,  # type: FloatArray
+                           beta,  # type: FloatArray
+                           out,  # type: FloatArray
+                           running_mean,  # type: FloatArray
+                           running_var,  # type: FloatArray
+                           eps,  # type: float
+                           work=None,  # type: Optional[F64Array]
+                           ):
+    # type: (...) -> None
     """Inference forward over (N, D):
     out = gamma·((x - running_mean)·(1/sqrt(running_var + eps))) + beta, in float64.
 
@@ -512,7 +558,16 @@ def batchnorm_forward_eval(x, gamma, beta, out, running_mean, running_var, eps, 
     """
 
 
-def batchnorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work=None):
+def batchnorm_backward(dout,  # type: FloatArray
+                       xhat,  # type: FloatArray
+                       gamma,  # type: FloatArray
+                       inv_std,  # type: F64Array
+                       dx,  # type: FloatArray
+                       dgamma,  # type: FloatArray
+                       dbeta,  # type: FloatArray
+                       work=None,  # type: Optional[F64Array]
+                       ):
+    # type: (...) -> None
     """Backward over (N, D): dbeta = Σdout, dgamma = Σdout·xhat (float64 sums,
     rounded once to their dtype), and
     dx = (gamma·inv_std)·((dout - Σdout/N) - xhat·(Σdout·xhat/N)).
@@ -521,8 +576,18 @@ def batchnorm_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work=None)
     """
 
 
-def batchnorm_channel_forward_train(x, gamma, beta, out, xhat, mean, var, inv_std, eps,
-                                    work=None):
+def batchnorm_channel_forward_train(x,  # type: FloatArray
+                                    gamma,  # type: FloatArray
+                                    beta,  # type: FloatArray
+                                    out,  # type: FloatArray
+                                    xhat,  # type: FloatArray
+                                    mean,  # type: F64Array
+                                    var,  # type: F64Array
+                                    inv_std,  # type: F64Array
+                                    eps,  # type: float
+                                    work=None,  # type: Optional[F64Array]
+                                    ):
+    # type: (...) -> None
     """Training forward over (N, C, L), one statistic per channel (axes 0 and 2).
 
     x, out, xhat: (N, C, L) C-contiguous, one float dtype (pass a (N, C, H, W)
@@ -532,12 +597,29 @@ def batchnorm_channel_forward_train(x, gamma, beta, out, xhat, mean, var, inv_st
     """
 
 
-def batchnorm_channel_forward_eval(x, gamma, beta, out, running_mean, running_var, eps,
-                                   work=None):
+def batchnorm_channel_forward_eval(x,  # type: FloatArray
+                                   gamma,  # type: FloatArray
+                                   beta,  # type: FloatArray
+                                   out,  # type: FloatArray
+                                   running_mean,  # type: FloatArray
+                                   running_var,  # type: FloatArray
+                                   eps,  # type: float
+                                   work=None,  # type: Optional[F64Array]
+                                   ):
+    # type: (...) -> None
     """Inference forward over (N, C, L) with per-channel running statistics."""
 
 
-def batchnorm_channel_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work=None):
+def batchnorm_channel_backward(dout,  # type: FloatArray
+                               xhat,  # type: FloatArray
+                               gamma,  # type: FloatArray
+                               inv_std,  # type: F64Array
+                               dx,  # type: FloatArray
+                               dgamma,  # type: FloatArray
+                               dbeta,  # type: FloatArray
+                               work=None,  # type: Optional[F64Array]
+                               ):
+    # type: (...) -> None
     """Backward over (N, C, L): per-channel dbeta, dgamma (float64 sums) and dx,
     dx = (gamma·inv_std)·((dout - Σdout/(N·L)) - xhat·(Σdout·xhat/(N·L)))."""
 

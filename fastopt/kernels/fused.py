@@ -17,6 +17,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..reference._types import F64Array, FloatArray, Real, UInt64
 from ..reference.rng import GAMMA, SHIFT
 from . import activation, batchnorm, dropout
 from ._jit import chunk_bounds, elementwise, jit, jit_parallel, n_chunks
@@ -152,14 +153,34 @@ def _backward_serial(dout, out, xhat, gamma, inv_std, scale, d, dx, dgamma, dbet
     _column_sums(dx, dbias)
 
 
-def _parallel(h):
+def _parallel(h: FloatArray) -> bool:
     return (h.size >= batchnorm.PARALLEL_ELEMENTS and h.shape[0] > batchnorm.ROW_BLOCK
             and numba.get_num_threads() > 1)
 
 
-def bias_bn_relu_dropout_forward(h, bias, gamma, beta, y, out, xhat, mean, var, inv_std, eps,
-                                 running_mean, running_var, momentum, var_factor, work, drop, seed,
-                                 stream, threshold, scale):
+def bias_bn_relu_dropout_forward(h,  # type: FloatArray
+                                 bias,  # type: FloatArray
+                                 gamma,  # type: FloatArray
+                                 beta,  # type: FloatArray
+                                 y,  # type: FloatArray
+                                 out,  # type: FloatArray
+                                 xhat,  # type: FloatArray
+                                 mean,  # type: F64Array
+                                 var,  # type: F64Array
+                                 inv_std,  # type: F64Array
+                                 eps,  # type: float
+                                 running_mean,  # type: F64Array
+                                 running_var,  # type: F64Array
+                                 momentum,  # type: float
+                                 var_factor,  # type: float
+                                 work,  # type: F64Array
+                                 drop,  # type: bool
+                                 seed,  # type: UInt64
+                                 stream,  # type: UInt64
+                                 threshold,  # type: UInt64
+                                 scale,  # type: Real
+                                 ):
+    # type: (...) -> None
     """Training forward of a hidden layer after its matrix product ``h = x·W``.
 
     ``h += bias`` (in place: h becomes the affine output); batch norm of h
@@ -187,8 +208,20 @@ def bias_bn_relu_dropout_forward(h, bias, gamma, beta, y, out, xhat, mean, var, 
                         scale)
 
 
-def bias_bn_relu_dropout_backward(dout, out, xhat, gamma, inv_std, scale, d, dx, dgamma, dbeta,
-                                  dbias, work):
+def bias_bn_relu_dropout_backward(dout,  # type: FloatArray
+                                  out,  # type: FloatArray
+                                  xhat,  # type: FloatArray
+                                  gamma,  # type: FloatArray
+                                  inv_std,  # type: F64Array
+                                  scale,  # type: Real
+                                  d,  # type: FloatArray
+                                  dx,  # type: FloatArray
+                                  dgamma,  # type: FloatArray
+                                  dbeta,  # type: FloatArray
+                                  dbias,  # type: FloatArray
+                                  work,  # type: F64Array
+                                  ):
+    # type: (...) -> None
     """Backward of the same layer down to its matrix product.
 
     ``d = dout·scale`` where the forward's ``out`` is nonzero, else 0 (ReLU

@@ -7,6 +7,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from ..reference._types import FloatArray
 from ..reference.reduce import BLOCK, LANES
 from ._jit import JIT_OPTIONS, LIGHT_THRESHOLD, jit
 
@@ -68,6 +69,7 @@ def _sumsq_parallel(x):
 
 
 def sumsq(x):
+    # type: (FloatArray) -> float
     """Blocked float64 sum of squares of a 1-D array (thread-count invariant)."""
     if x.shape[0] >= LIGHT_THRESHOLD and numba.get_num_threads() > 1:
         return _sumsq_parallel(x)
