@@ -2,9 +2,9 @@
 
 The :class:`Trainer` drives any network with ``gradient(x, t)`` (filling and
 returning its gradients), ``last_loss``, ``params`` and ``accuracy(x, t)`` —
-:class:`fastopt.nn.Sequential` and the book's networks — with a
-:mod:`fastopt.optim` optimizer (``step(grads)``) or a :mod:`fastopt.book` one
-(``update(params, grads)``).
+:class:`fastopt.nn.Sequential` and the book's networks — with any optimizer
+that has ``bind(params)`` and ``step(grads)`` (:class:`DrivenOptimizer`): a
+:mod:`fastopt.optim` optimizer or a :mod:`fastopt.book` one.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar, Union
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, TypeVar, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,6 +24,21 @@ from .optim.optimizer import Optimizer
 
 SAMPLING = ("shuffle", "replacement")
 _T = TypeVar("_T", bound="Trainer")
+
+
+class DrivenOptimizer(Protocol):
+    """What a :class:`Trainer` drives: :mod:`fastopt.optim` and :mod:`fastopt.book` optimizers.
+
+    The trainer calls ``bind(network.params)`` once, when it is built, and
+    ``step(grads)`` with what ``network.gradient`` returned after every batch.
+    """
+
+    def bind(self, params: Any) -> Optimizer:
+        """Make *params* the parameters :meth:`step` updates; returns the
+        :class:`fastopt.optim.Optimizer` that holds their state (for checkpoints)."""
+
+    def step(self, grads: Any = None) -> Any:
+        """Update the bound parameters in place from *grads*."""
 
 
 class EarlyStopping:
@@ -77,6 +92,7 @@ class Trainer:
     network : object
         Has ``gradient(x, t)``, ``last_loss``, ``params``, ``accuracy(x, t)``.
     optimizer : fastopt.optim.Optimizer or a fastopt.book optimizer
+        Bound to ``network.params`` here (:class:`DrivenOptimizer`).
     x_train, t_train : ndarray
     x_val, t_val : ndarray, optional
         Evaluated after every epoch (``history["val_acc"]``).
@@ -113,7 +129,7 @@ class Trainer:
     #: one list per record: ``loss``, ``epoch_loss``, ``train_acc``, ``val_acc``
     history: Dict[str, List[float]]
 
-    def __init__(self, network: Any, optimizer: Any, x_train: NDArray[Any], t_train: NDArray[Any],
+    def __init__(self, network: Any, optimizer: DrivenOptimizer, x_train: NDArray[Any], t_train: NDArray[Any],
                  x_val: Optional[NDArray[Any]] = None, t_val: Optional[NDArray[Any]] = None, *, epochs: int = 20,
                  batch_size: int = 100, sampling: str = "shuffle",
                  seed: Union[int, Sequence[int], np.random.SeedSequence,
@@ -146,6 +162,7 @@ class Trainer:
         self.callbacks = _check_callbacks(callbacks)
         self.checkpoint, self.checkpoint_every = _check_checkpoint(checkpoint), checkpoint_every
         self.rng = _default_rng(seed)
+        _check_optimizer(optimizer).bind(network.params)
         self.iter_per_epoch = max(math.ceil(len(x_train) / batch_size), 1)
         self.epoch = self.iteration = 0
         self.history = {"loss": [], "epoch_loss": [], "train_acc": [], "val_acc": []}
@@ -232,11 +249,7 @@ class Trainer:
 
     def train_step(self, x: NDArray[Any], t: NDArray[Any]) -> float:
         """One gradient computation and one optimizer update. Returns the batch loss."""
-        grads = self.network.gradient(x, t)
-        if isinstance(self.optimizer, Optimizer):
-            self.optimizer.step(grads)
-        else:
-            self.optimizer.update(self.network.params, grads)
+        self.optimizer.step(self.network.gradient(x, t))
         loss = self._batch_loss(x, t)
         self.history["loss"].append(loss)
         self.iteration += 1
@@ -263,14 +276,9 @@ class Trainer:
         return tqdm(total=total, initial=min(self.iteration, total), unit="it", leave=False)
 
     # ------------------------------------------------------------------ checkpoints
-    def _general_optimizer(self):
-        opt = self.optimizer
-        if isinstance(opt, Optimizer):
-            return opt
-        if not hasattr(opt, "bind"):
-            raise TypeError(f"cannot checkpoint a {type(opt).__name__}: use a fastopt.optim or "
-                            "fastopt.book optimizer")
-        return opt.bind(self.network.params)  # a fastopt.book optimizer's general optimizer
+    def _general_optimizer(self) -> Optimizer:
+        """The :class:`fastopt.optim.Optimizer` holding the state (a book optimizer's engine)."""
+        return self.optimizer.bind(self.network.params)
 
     def _arrays(self):
         """Everything array-valued to save: parameters and the network's buffers."""
@@ -353,6 +361,14 @@ def _check_eval_samples(value):
                               or value < 1):
         raise ValueError(f"eval_samples must be None or an int >= 1, got {value!r}")
     return None if value is None else int(value)
+
+
+def _check_optimizer(optimizer: Any) -> DrivenOptimizer:
+    """*optimizer*, if it has the methods a Trainer calls (:class:`DrivenOptimizer`)."""
+    if not all(callable(getattr(optimizer, name, None)) for name in ("bind", "step")):
+        raise TypeError(f"optimizer must be a fastopt.optim or fastopt.book optimizer (with "
+                        f"bind(params) and step(grads)), got {type(optimizer).__name__}")
+    return optimizer
 
 
 def _check_callbacks(callbacks):

@@ -142,3 +142,58 @@ def test_one_book_optimizer_updates_several_networks():
     before = {k: v.copy() for k, v in twin.params.items()}
     shared.update(twin.params, twin.gradient(x, t))
     assert not np.array_equal(twin.params["W1"], before["W1"])
+
+
+@pytest.mark.parametrize("name", list(BOOK_REFERENCE))
+def test_step_after_bind_equals_update(name, backend):
+    """The protocol the Trainer drives: bind(params) once, then step(grads) — update's bits."""
+    rng = np.random.default_rng(3)
+    stepped_params = _network_params(rng)
+    updated_params = {k: v.copy() for k, v in stepped_params.items()}
+    stepped, updated = getattr(book, name)(**SETTINGS[name]), getattr(book, name)(**SETTINGS[name])
+    general = stepped.bind(stepped_params)
+    assert general is stepped.optimizer and general.bind(stepped_params) is general
+    for _ in range(5):
+        grads = {k: rng.standard_normal(s) for k, s in SHAPES.items()}
+        grads["unused"] = np.ones(2)  # ignored by both, as the book's update ignores it
+        assert stepped.step(grads) is True
+        updated.update(updated_params, grads)
+    for k in stepped_params:
+        assert_bits_equal(stepped_params[k], updated_params[k], k)
+
+
+def test_step_uses_the_bound_networks_gradient_buffer():
+    rng = np.random.default_rng(0)
+    x, t = rng.random((8, 6)), rng.integers(0, 3, 8)
+    net, twin = (book.MultiLayerNetExtend(6, [5], 3, use_batchnorm=True, seed=1) for _ in range(2))
+    opt, ref = book.Adam(lr=0.01), book.Adam(lr=0.01)
+    opt.bind(net.params)
+    for _ in range(3):
+        net.gradient(x, t)
+        opt.step()  # None: the bound FlatParams' own .grads
+        ref.update(twin.params, twin.gradient(x, t))
+    for name in net.params:
+        assert_bits_equal(net.params[name], twin.params[name], name)
+
+
+def test_step_before_any_bind_says_what_to_do():
+    with pytest.raises(RuntimeError, match=r"bind\(params\) first"):
+        book.SGD().step({"W": np.ones(2)})
+
+
+def test_a_shared_book_optimizer_follows_the_gradient_buffer():
+    """Bound to two networks of one layout, step(net.grads) updates net (the book's shared state)."""
+    rng = np.random.default_rng(0)
+    x, t = rng.random((8, 6)), rng.integers(0, 3, 8)
+    nets = [book.MultiLayerNetExtend(6, [5], 3, seed=s) for s in (1, 2)]
+    twins = [book.MultiLayerNetExtend(6, [5], 3, seed=s) for s in (1, 2)]
+    shared, ref = book.Momentum(lr=0.1), book.Momentum(lr=0.1)
+    for net in nets:
+        shared.bind(net.params)
+    for _ in range(3):
+        for net, twin in zip(nets, twins):
+            shared.step(net.gradient(x, t))
+            ref.update(twin.params, twin.gradient(x, t))
+    for net, twin in zip(nets, twins):
+        for name in net.params:
+            assert_bits_equal(net.params[name], twin.params[name], name)

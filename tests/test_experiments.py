@@ -171,8 +171,11 @@ def test_train_epochs_records_like_the_book():
         def accuracy(self, x, t):
             return float(self.steps)
 
-    class Opt:
-        def update(self, params, grads):
+    class Opt:  # the protocol the loops drive: bind once, then step per batch
+        def bind(self, params):
+            return self
+
+        def step(self, grads=None):
             pass
 
     x, t = np.zeros((300, 2)), np.zeros(300, dtype=int)

@@ -91,6 +91,54 @@ def test_resume_from_checkpoint_is_bit_identical(tmp_path, make_opt):
     assert resumed.history == full.history
 
 
+def test_trainer_drives_one_protocol_bind_then_step():
+    """Whatever the optimizer, the Trainer binds it once and calls step(grads) per batch."""
+    x, t = _data(40)
+    net = _net()
+    calls = []
+
+    class Recorder:
+        def bind(self, params):
+            calls.append(("bind", params))
+            return fo.optim.SGD(params)
+
+        def step(self, grads=None):
+            calls.append(("step", grads))
+
+    trainer = Trainer(net, Recorder(), x, t, epochs=1, batch_size=20, seed=0, progress=False)
+    assert calls == [("bind", net.params)]
+    trainer.fit()
+    assert [c[0] for c in calls] == ["bind", "step", "step"]
+    assert all(grads is net.grads for _, grads in calls[1:])
+
+
+def test_trainer_refuses_an_optimizer_without_bind_and_step():
+    x, t = _data(40)
+
+    class UpdateOnly:
+        def update(self, params, grads):
+            pass
+
+    with pytest.raises(TypeError, match=r"bind\(params\) and step\(grads\)"):
+        Trainer(_net(), UpdateOnly(), x, t, progress=False)
+
+
+@pytest.mark.parametrize("make_opt", [lambda p: fo.optim.Adam(p, lr=0.01), lambda p: book.Adam(lr=0.01)],
+                         ids=["optim.Adam", "book.Adam"])
+def test_the_gradient_buffer_reaches_the_kernel_unchecked(monkeypatch, make_opt):
+    """network.gradient's own buffer is recognised once: the slot gets None, one kernel call."""
+    from fastopt.optim._slots import Slot
+
+    x, t = _data(40)
+    net = _net()
+    trainer = Trainer(net, make_opt(net.params), x, t, progress=False)
+    seen = []
+    original = Slot.grad
+    monkeypatch.setattr(Slot, "grad", lambda slot, grads: (seen.append(grads), original(slot, grads))[1])
+    trainer.train_step(x[:20], t[:20])
+    assert seen == [None]  # one slot (the float64 buffer): one kernel call, handed the buffer as it is
+
+
 BAD = [
     ("length mismatch", dict(t_train=np.zeros(3, int)), ValueError, "t_train has 3"),
     ("zero batch", dict(batch_size=0), ValueError, "batch_size must be an int >= 1"),

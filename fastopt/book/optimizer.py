@@ -6,11 +6,18 @@ hold the same arrays); state is created on the first ``update``; Python-float
 parameters (the book's 2-D demo) are replaced by their new value. Each class
 only configures the general optimizer in :mod:`fastopt.optim`, whose kernels
 reproduce the book's formulas operation for operation.
+
+They also follow the protocol of :mod:`fastopt.optim`'s optimizers, which is
+what :class:`fastopt.train.Trainer` drives: ``bind(params)`` once, then
+``step(grads)`` per batch (``update(params, grads)`` is the two in one call).
+Bound to a fastopt network's :class:`~fastopt.FlatParams`, a step is one
+kernel call per dtype buffer.
 """
 from __future__ import annotations
 
 import inspect
 import numbers
+import weakref
 from typing import Any, ClassVar, Dict, Mapping, MutableMapping, Optional, Union
 
 import numpy as np
@@ -32,6 +39,19 @@ class _BookOptimizer:
         self.optimizer = None  # the fastopt.optim optimizer of the latest update or bind()
         self._optimizers: Dict[Any, optim.Optimizer] = {}  # ((name, id(array)), ...) -> its optimizer
         self._scalars: Dict[str, NDArray[Any]] = {}
+        self._params: Union[FlatParams, MutableMapping[str, Any], None] = None  # the latest bind()'s
+        self._own_grads: Optional[Dict[str, NDArray[Any]]] = None  # its .grads, if a FlatParams
+        # id(flat.grads) -> flat, for each FlatParams bound (weakly: a network may go)
+        self._flats: weakref.WeakValueDictionary[int, FlatParams] = weakref.WeakValueDictionary()
+
+    def __getstate__(self) -> Dict[str, Any]:  # weak references cannot be pickled or copied
+        state = self.__dict__.copy()
+        state["_flats"] = dict(self._flats)
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._flats = weakref.WeakValueDictionary(state["_flats"])
 
     def _make(self, arrays: Mapping[str, NDArray[Any]]) -> optim.Optimizer:
         raise NotImplementedError
@@ -44,7 +64,8 @@ class _BookOptimizer:
         arrays the optimizer already updates takes them over together with
         their state (what the book's dict-of-arrays state does); a *params*
         with other names or shapes gets state of its own. Returns the general
-        :mod:`fastopt.optim` optimizer doing the work.
+        :mod:`fastopt.optim` optimizer doing the work. :meth:`step` then
+        updates *params*.
         """
         flat = isinstance(params, FlatParams)
         key: Any
@@ -66,7 +87,10 @@ class _BookOptimizer:
                     optimizer._rebind(arrays)
                 self._optimizers = {k: o for k, o in self._optimizers.items() if o is not optimizer}
             self._optimizers[key] = optimizer
-        self.optimizer = optimizer
+        self.optimizer, self._params, self._own_grads = optimizer, params, None
+        if isinstance(params, FlatParams):  # (flat, spelt so that mypy sees it)
+            self._own_grads = params.grads
+            self._flats[id(params.grads)] = params
         return optimizer
 
     def _arrays(self, params: Mapping[str, Any]) -> Dict[str, NDArray[Any]]:
@@ -85,21 +109,57 @@ class _BookOptimizer:
 
     def update(self, params: Union[FlatParams, MutableMapping[str, Any]],
                grads: Mapping[str, Any]) -> None:
-        """Update every entry of *params* in place from *grads* (same keys)."""
-        optimizer = self.bind(params)
+        """Update every entry of *params* in place from *grads* (same keys).
+
+        The book's call: ``bind(params)``, then ``step(grads)``.
+        """
+        self.bind(params)
+        self.step(grads)
+
+    def step(self, grads: Optional[Mapping[str, Any]] = None) -> bool:
+        """Update the parameters of the latest :meth:`bind` (or :meth:`update`) in place.
+
+        The step of :mod:`fastopt.optim`'s optimizers, for the same callers
+        (:class:`fastopt.train.Trainer`): the book attributes (``lr``, ...)
+        as they are now, then one call of the general optimizer.
+
+        Parameters
+        ----------
+        grads : mapping or None
+            Gradients by parameter name; entries for names the parameters do
+            not have are ignored, as the book's ``update`` ignores them. A
+            network's own gradient buffer (its FlatParams' ``.grads``, what its
+            ``gradient`` returns) is used as it is, and selects that network's
+            parameters when this optimizer was bound to several. None: the
+            bound FlatParams' ``.grads``.
+
+        Returns
+        -------
+        bool
+            False when the general optimizer skipped the step
+            (``nonfinite="skip"``), else True.
+        """
+        if grads is not None and grads is not self._own_grads:
+            flat = self._flats.get(id(grads))
+            if flat is not None and flat.grads is grads:  # another bound network's buffer
+                self.bind(flat)
+        optimizer, params = self.optimizer, self._params
+        if optimizer is None or params is None:
+            raise RuntimeError(f"{type(self).__name__}.step: no parameters to update yet; call "
+                               "bind(params) first, or update(params, grads)")
         group = optimizer.param_groups[0]
         for attr, key in self._group_keys.items():
             group[key] = getattr(self, attr)
-        if isinstance(params, FlatParams) and grads is params.grads:
-            optimizer.step(grads)  # the network's own gradient buffer: used as it is
-            return
+        if grads is None or grads is self._own_grads:
+            return optimizer.step()  # the network's own gradient buffer: used as it is
         missing = [k for k in params if k not in grads]
         if missing:
             raise ValueError(f"grads has no entry for parameter {missing[0]!r}")
-        self.optimizer.step({k: grads[k] for k in params})  # type: ignore[union-attr]  # bind() set it
+        done = optimizer.step({k: grads[k] for k in params})
         for key in self._scalars:
             if key in params and not isinstance(params[key], np.ndarray):
                 params[key] = float(self._scalars[key])
+        return done
 
     def __repr__(self) -> str:
         """The book's constructor call, with the current values (``Adam(lr=0.001, ...)``)."""

@@ -138,11 +138,12 @@ def progress_bar(settings, total, desc):
     return tqdm(total=total, desc=desc, unit="it", leave=False)
 
 
-def _update(optimizer, network, grads):
-    if hasattr(optimizer, "update"):
-        optimizer.update(network.params, grads)
-    else:
-        optimizer.step(grads)
+def _bind(networks, optimizers):
+    """Bind each optimizer to its network's parameters (then ``step(grads)`` updates them)."""
+    if set(networks) != set(optimizers):
+        raise ValueError(f"networks {sorted(networks)} and optimizers {sorted(optimizers)} differ")
+    for name, net in networks.items():
+        optimizers[name].bind(net.params)
 
 
 def train_iterations(networks, optimizers, x, t, *, iterations, batch_size, rng, bar=None):
@@ -156,8 +157,8 @@ def train_iterations(networks, optimizers, x, t, *, iterations, batch_size, rng,
     Parameters
     ----------
     networks, optimizers : dict
-        Same keys; optimizers are :mod:`fastopt.book` (``update``) or
-        :mod:`fastopt.optim` (``step``) ones.
+        Same keys; optimizers are :mod:`fastopt.book` or :mod:`fastopt.optim`
+        ones (each is bound to its network, then stepped).
     x, t : numpy.ndarray
     iterations, batch_size : int
     rng : numpy.random.Generator
@@ -169,8 +170,7 @@ def train_iterations(networks, optimizers, x, t, *, iterations, batch_size, rng,
     dict
         ``{name: [loss, ...]}`` with *iterations* floats each.
     """
-    if set(networks) != set(optimizers):
-        raise ValueError(f"networks {sorted(networks)} and optimizers {sorted(optimizers)} differ")
+    _bind(networks, optimizers)
     losses = {name: [] for name in networks}
     with single_thread_blas():
         _iterate(networks, optimizers, x, t, iterations, batch_size, rng, bar, losses)
@@ -183,7 +183,7 @@ def _iterate(networks, optimizers, x, t, iterations, batch_size, rng, bar, losse
         idx = rng.choice(n, batch_size)
         xb, tb = x[idx], t[idx]
         for name, net in networks.items():
-            _update(optimizers[name], net, net.gradient(xb, tb))
+            optimizers[name].step(net.gradient(xb, tb))
             losses[name].append(float(net.loss(xb, tb)))
         if bar is not None:
             bar.update(len(networks))
@@ -220,8 +220,7 @@ def train_epochs(networks, optimizers, x, t, x_test, t_test, *, epochs, batch_si
     """
     if record not in ("script", "trainer"):
         raise ValueError(f"record must be 'script' or 'trainer', got {record!r}")
-    if set(networks) != set(optimizers):
-        raise ValueError(f"networks {sorted(networks)} and optimizers {sorted(optimizers)} differ")
+    _bind(networks, optimizers)
     n = len(x)
     per_epoch = max(math.ceil(n / batch_size), 1)
     offset = 0 if record == "script" else per_epoch - 1
@@ -232,7 +231,7 @@ def train_epochs(networks, optimizers, x, t, x_test, t_test, *, epochs, batch_si
             idx = rng.choice(n, batch_size)
             xb, tb = x[idx], t[idx]
             for name, net in networks.items():
-                _update(optimizers[name], net, net.gradient(xb, tb))
+                optimizers[name].step(net.gradient(xb, tb))
             if i % per_epoch == offset:
                 for name, net in networks.items():
                     curves[name]["train_acc"].append(float(net.accuracy(x, t)))

@@ -238,6 +238,27 @@ class Optimizer(TorchOptimizerAPI):
             hook(self)
         return True
 
+    def bind(self, params: Any) -> Optimizer:
+        """The optimizer that updates *params*: this one, bound to its parameters when built.
+
+        With :meth:`step`, the protocol every optimizer a
+        :class:`fastopt.train.Trainer` drives follows: ``bind(network.params)``
+        once, then ``step(grads)`` per batch. A :mod:`fastopt.book` optimizer
+        creates its state in ``bind``; this one has it already and returns itself.
+
+        Parameters
+        ----------
+        params : FlatParams or mapping
+            The network's parameters (not checked: these are the ones given
+            at construction, or a part of them).
+
+        Returns
+        -------
+        Optimizer
+            ``self``.
+        """
+        return self
+
     def register_step_post_hook(self, hook: Callable[[Optimizer], Any]) -> _HookHandle:
         """Call ``hook(optimizer)`` after every step that updated the parameters.
 
@@ -284,13 +305,24 @@ class Optimizer(TorchOptimizerAPI):
         return kernel, keys, tuple(scalars) + tail, {**updates, "step": step}
 
     def _normalise_grads(self, grads: Any) -> Optional[Mapping[str, Any]]:
-        if grads is None or hasattr(grads, "keys"):
-            if grads is not None and not all(slot.flat is not None and grads is slot.flat.grads
-                                             for slots in self._slots for slot in slots):
-                unknown = set(grads.keys()) - self._names_set()
-                if unknown:
-                    raise ValueError(f"grads has entries for unknown parameters: {sorted(unknown)}")
-            return grads
+        """*grads* as a mapping by name, or None for the FlatParams' own ``.grads`` buffers.
+
+        The FlatParams' own ``.grads`` (what a network's ``gradient`` returns)
+        is recognised here, once, and handed on as None: the slots then read
+        their gradient buffers as they are.
+        """
+        if grads is None:
+            return None
+        if hasattr(grads, "keys"):
+            for slots in self._slots:
+                for slot in slots:
+                    if slot.flat is None or grads is not slot.flat.grads:
+                        unknown = set(grads.keys()) - self._names_set()
+                        if unknown:
+                            raise ValueError("grads has entries for unknown parameters: "
+                                             f"{sorted(unknown)}")
+                        return grads
+            return None  # every slot's own gradient buffer
         if isinstance(grads, np.ndarray) or not hasattr(grads, "__len__"):
             raise TypeError("grads must be a mapping of name -> array or a sequence of arrays, "
                             f"got {type(grads).__name__}")
