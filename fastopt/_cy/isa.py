@@ -45,7 +45,7 @@ class IsaLevelError(ImportError):
 
 def cpu_level() -> str:
     """The best level this CPU runs (``"baseline"`` off x86-64)."""
-    return LEVELS[_jit.cpu_isa_level()]  # type: ignore[attr-defined]  # compiled, no stub
+    return LEVELS[_jit.cpu_isa_level()]
 
 
 def _package(level: str) -> str:
