@@ -8,6 +8,7 @@ from .adaptive import AdaGrad, Adadelta, Adagrad, RMSprop
 from .checkpoint import load_checkpoint, save_checkpoint
 from .clip import clip_grad_norm, clip_grad_value, global_norm
 from .flat import FlatParams
+from .lion import Lion
 from .optimizer import NonFiniteGradientError, Optimizer
 from .schedules import (
     Constant,
