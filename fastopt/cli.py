@@ -6,7 +6,7 @@ import json
 import math
 import sys
 
-from . import _config
+from . import _config, kernel_spec
 
 
 def _cmd_info(args):
@@ -40,8 +40,7 @@ def _cmd_paths(args):
     return 0
 
 
-OPTIMIZER_CHOICES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
-                     "adamw", "amsgrad", "adamax", "nadam")
+OPTIMIZER_CHOICES = tuple(kernel_spec.OPTIMIZER_CHOICES)
 
 
 def _check_train_args(args):
@@ -92,8 +91,7 @@ def _cmd_train(args):
                               use_dropout=args.dropout > 0, dropout_ration=args.dropout,
                               use_batchnorm=not args.no_batchnorm, seed=args.seed, dtype=dtype,
                               dropout_seed=args.seed)
-    classes = {c.__name__.lower(): c for c in optim.OPTIMIZERS}
-    opt = classes[args.optimizer](net.params, lr=args.lr)
+    opt = getattr(optim, kernel_spec.OPTIMIZER_CHOICES[args.optimizer])(net.params, lr=args.lr)
     trainer_class, options, say, ranks = Trainer, {}, print, ""
     if args.distributed:  # every rank runs this; rank 0 alone prints and writes files
         from . import distributed

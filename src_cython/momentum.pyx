@@ -47,7 +47,7 @@ cdef inline void _momentum_loop(Py_ssize_t lo, Py_ssize_t hi, floating* p, float
 
 
 cdef void _nesterov(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating* g, floating* v,
-                    floating mu2, floating opml, floating mu, floating lr, floating gscale,
+                    floating mu_squared, floating one_plus_mu_lr, floating mu, floating lr, floating gscale,
                     floating clip, floating wd, floating decay) noexcept nogil:
     cdef Py_ssize_t i
     cdef floating pi, x, vi
@@ -55,7 +55,7 @@ cdef void _nesterov(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating* g, floa
         pi = decayed(p[i], decay)
         x = transformed(g[i], pi, gscale, clip, wd)
         vi = v[i]
-        p[i] = (pi + mu2 * vi) - opml * x
+        p[i] = (pi + mu_squared * vi) - one_plus_mu_lr * x
         v[i] = vi * mu - lr * x
 
 
@@ -109,7 +109,7 @@ def momentum(floating[::1] p, floating[::1] g, floating[::1] buf, floating mu, f
                       clip, wd, decay)
 
 
-def nesterov(floating[::1] p, floating[::1] g, floating[::1] v, floating mu2, floating opml,
+def nesterov(floating[::1] p, floating[::1] g, floating[::1] v, floating mu_squared, floating one_plus_mu_lr,
              floating mu, floating lr, floating gscale, floating clip, floating wd,
              floating decay):
     """The book's corrected (2021) Nesterov: p += mu²·v; p -= (1+mu)·lr·x; v <- mu·v - lr·x.
@@ -118,7 +118,7 @@ def nesterov(floating[::1] p, floating[::1] g, floating[::1] v, floating mu2, fl
     ----------
     p, g, v : ndarray
         Parameter, gradient and velocity (updated in place).
-    mu2, opml, mu, lr : float
+    mu_squared, one_plus_mu_lr, mu, lr : float
         mu², (1 + mu)·lr, mu and lr in the buffers' dtype.
     gscale, clip, wd, decay : float
         The gradient transform (see ``fastopt.reference._grad``).
@@ -128,7 +128,7 @@ def nesterov(floating[::1] p, floating[::1] g, floating[::1] v, floating mu2, fl
         if go_parallel(n, LIGHT):
             for c in prange(n_chunks(n), schedule="static"):
                 lo = c * CHUNK
-                _nesterov(lo, min(lo + CHUNK, n), &p[0], &g[0], &v[0], mu2, opml, mu, lr,
+                _nesterov(lo, min(lo + CHUNK, n), &p[0], &g[0], &v[0], mu_squared, one_plus_mu_lr, mu, lr,
                           gscale, clip, wd, decay)
         else:
-            _nesterov(0, n, &p[0], &g[0], &v[0], mu2, opml, mu, lr, gscale, clip, wd, decay)
+            _nesterov(0, n, &p[0], &g[0], &v[0], mu_squared, one_plus_mu_lr, mu, lr, gscale, clip, wd, decay)

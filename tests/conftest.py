@@ -4,9 +4,15 @@ import sys
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))  # for kernel_cases
+sys.path.insert(0, os.path.dirname(__file__))  # for resume_cases and `from conftest import`
 
 import fastopt  # noqa: E402
+from fastopt.kernel_spec import TRANSFORMS, example_cases  # noqa: E402
+
+#: Every update kernel's examples from the kernel spec, as (id, kernel, number of state
+#: buffers, scalars in the kernel's order); TRANSFORMS (plain, transformed, decoupled) follow.
+KERNEL_CASES = [(case_id, spec.name, len(spec.state), spec.ordered(example.scalars))
+                for case_id, spec, example in example_cases()]
 
 COMPILED_BACKENDS = [b for b in fastopt.available_backends() if b != "numpy"]
 

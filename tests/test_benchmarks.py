@@ -2,7 +2,7 @@
 
 1. The case table (``fastopt.bench.cases``): every case's kernels exist in every
    available backend; optimizer cases use the scalars of a row of the parity
-   tests' table (``kernel_cases.py``) and the byte counts of issue 4; their
+   tests' examples (the kernel spec's) and the byte counts of issue 4; their
    fastopt optimizer calls their kernel.
 2. The asv suite in benchmarks/benchmarks/: every module imports, every class
    has a method asv collects, ``params`` matches ``param_names``, and every
@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 import pytest
-from kernel_cases import KERNEL_CASES
+from conftest import KERNEL_CASES
 
 import fastopt
 from fastopt import _backend, reference
@@ -67,13 +67,13 @@ def test_case_maps_to_real_kernels_in_every_backend(case):
                          ids=lambda c: c.id)
 def test_optimizer_case_is_a_tested_kernel_call(case):
     rows = {row[0]: row for row in KERNEL_CASES}
-    assert case.test_case in rows, f"{case.id}: no row {case.test_case!r} in kernel_cases.py"
+    assert case.test_case in rows, f"{case.id}: no example {case.test_case!r} in the kernel spec"
     _, kernel, n_state, scalars = rows[case.test_case]
     assert (kernel, n_state, scalars) == (case.kernel, case.n_state, case.scalars)
     # the public optimizer the book-net size times calls this very kernel
     cls_name, kwargs = case.optimizer
     opt = getattr(fastopt.optim, cls_name)({"w": np.zeros(3, np.float32)}, **kwargs)
-    assert opt._kernel_for(opt.param_groups[0])[0] == case.kernel
+    assert opt._kernel_for(opt.param_groups[0]) == case.kernel
 
 
 def test_bytes_per_element_are_issue_4s():

@@ -106,7 +106,7 @@ def test_set_num_threads_sets_openmp(threads):
 @needs_two_threads
 @pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop", "momentum"])
 def test_elementwise_kernels_same_bits_at_1_and_2_threads(name, dtype, threads):
-    from kernel_cases import KERNEL_CASES, TRANSFORMS
+    from conftest import KERNEL_CASES, TRANSFORMS
 
     case = next(c for c in KERNEL_CASES if c[1] == name)
     _, _, n_state, scalars = case
@@ -413,7 +413,9 @@ def test_auto_exceptions_load_their_backend_on_first_use(monkeypatch):
 # ------------------------------------------------------------ instruction-set levels
 
 from fastopt._cy import isa  # noqa: E402
-from kernel_cases import KERNEL_CASES, TRANSFORMS  # noqa: E402
+
+
+# Every kernel of every runnable level against the NumPy twins: tests/test_kernel_spec.py.
 
 
 def test_the_selected_level_is_the_best_runnable_one():
@@ -425,41 +427,6 @@ def test_the_selected_level_is_the_best_runnable_one():
     assert isa.LEVELS.index(cy.ISA_LEVEL) <= isa.LEVELS.index(isa.cpu_level())
     if os.environ.get("FASTOPT_REQUIRE_CYTHON") == "1" and platform.machine() == "x86_64":
         assert isa.built_levels() == list(isa.LEVELS)  # setup.py built every level
-
-
-@pytest.mark.parametrize("level", isa.runnable_levels())
-def test_every_level_has_every_kernel_with_the_reference_signature(level):
-    kernels = isa.load_level(level)
-    assert sorted(k for ks in isa.FAMILIES.values() for k in ks) == sorted(ref.KERNELS)
-    for name in ref.KERNELS:
-        assert inspect.signature(getattr(kernels, name)) == inspect.signature(getattr(ref, name))
-
-
-@pytest.mark.parametrize("level", isa.runnable_levels())
-@pytest.mark.parametrize("case", KERNEL_CASES, ids=[c[0] for c in KERNEL_CASES])
-def test_every_runnable_level_matches_the_reference(level, case, dtype):
-    """Each instruction-set build of the optimizer kernels equals the NumPy twins bit for
-    bit (every transform; lengths from empty to past the parallel threshold). The other
-    kernels run per level in CI (test_kernels, test_fused, batch norm and dropout tests
-    with FASTOPT_CYTHON_ISA set)."""
-    kernels = isa.load_level(level)
-    _, name, n_state, scalars = case
-    for n in (0, 1, 7, 1000, cy.HEAVY_THRESHOLD + 3):
-        rng = np.random.default_rng(n)
-        p0 = rng.standard_normal(n).astype(dtype)
-        state0 = [np.abs(rng.standard_normal(n)).astype(dtype) * 0.1 for _ in range(n_state)]
-        grads = [rng.standard_normal(n).astype(dtype) for _ in range(3)]
-        for transform in TRANSFORMS.values():
-            args = [s if isinstance(s, bool) else dtype.type(s) for s in scalars + transform]
-            results = []
-            for impl in (ref, kernels):
-                p, state = p0.copy(), [s.copy() for s in state0]
-                with np.errstate(invalid="ignore"):  # centered RMSprop: sqrt of h - ga² < 0
-                    for g in grads:
-                        getattr(impl, name)(p, g, *state, *args)
-                results.append([p, *state])
-            for got, want in zip(*reversed(results)):
-                assert_bits_equal(got, want, f"{level} {name} n={n}")
 
 
 @pytest.mark.parametrize("level", isa.runnable_levels())

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 from conftest import COMPILED_BACKENDS, assert_bits_equal
-from kernel_cases import KERNEL_CASES, TRANSFORMS
+from conftest import KERNEL_CASES, TRANSFORMS
 
 import fastopt.reference as reference
 from fastopt import _backend

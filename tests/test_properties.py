@@ -5,7 +5,7 @@ from conftest import COMPILED_BACKENDS, assert_bits_equal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from kernel_cases import KERNEL_CASES, TRANSFORMS
+from conftest import KERNEL_CASES, TRANSFORMS
 
 import fastopt as fo
 from fastopt import _backend

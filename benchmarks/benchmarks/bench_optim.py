@@ -73,7 +73,7 @@ class _StepBenchmark:
         params, grads = make_problem(layout)
         cls_name, kwargs = self.case.optimizer
         self.opt = getattr(fastopt.optim, cls_name)(params, **kwargs)
-        kernel = self.opt._kernel_for(self.opt.param_groups[0])[0]
+        kernel = self.opt._kernel_for(self.opt.param_groups[0])
         if kernel != self.case.kernel:
             raise RuntimeError(f"optim.{cls_name}(**{kwargs}) calls {kernel!r}, "
                                f"not the case's {self.case.kernel!r}")

@@ -15,6 +15,7 @@ import os
 import types
 from typing import Dict, List, Tuple
 
+from ..kernel_spec import FAMILIES, load_kernels
 from . import _jit
 
 #: the levels, lowest first, as ``_jit.cpu_isa_level()`` numbers them
@@ -23,19 +24,6 @@ LEVELS: Tuple[str, ...] = ("baseline", "avx2", "avx512")
 DESCRIPTIONS: Dict[str, str] = {"baseline": "x86-64 baseline (SSE2), or the platform's baseline",
                 "avx2": "AVX2 + FMA (x86-64-v3 features)",
                 "avx512": "AVX-512 F/BW/CD/DQ/VL (x86-64-v4 features)"}
-#: module -> the kernels it defines (the baseline package has ``_jit`` too)
-FAMILIES: Dict[str, Tuple[str, ...]] = {
-    "activation": ("relu_backward", "relu_forward"),
-    "adaptive": ("adadelta", "adagrad", "adam", "adamax", "nadam", "rmsprop"),
-    "batchnorm": ("batchnorm_backward", "batchnorm_channel_backward",
-                  "batchnorm_channel_forward_eval", "batchnorm_channel_forward_train",
-                  "batchnorm_forward_eval", "batchnorm_forward_train"),
-    "dropout": ("dropout_backward", "dropout_forward"),
-    "fused": ("bias_bn_relu_dropout_backward", "bias_bn_relu_dropout_forward"),
-    "momentum": ("momentum", "nesterov", "sgd"),
-    "reduce": ("sumsq",),
-    "softmax": ("softmax_pick", "softmax_shift", "softmax_xent_backward"),
-}
 ENV = "FASTOPT_CYTHON_ISA"
 
 
@@ -86,9 +74,4 @@ def load_level(level: str) -> types.SimpleNamespace:
     if level not in runnable_levels():
         raise IsaLevelError(f"level {level!r} is not runnable here "
                             f"(runnable: {runnable_levels()})")
-    namespace = types.SimpleNamespace()
-    for module_name, kernels in FAMILIES.items():
-        module = importlib.import_module(f"{_package(level)}.{module_name}")
-        for kernel in kernels:
-            setattr(namespace, kernel, getattr(module, kernel))
-    return namespace
+    return types.SimpleNamespace(**load_kernels(_package(level)))

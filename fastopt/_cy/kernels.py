@@ -20,13 +20,13 @@ from ._jit import (
     get_num_threads,
     set_num_threads,
 )
-from .isa import FAMILIES, load_level, selected_level
+from ..kernel_spec import KERNELS
+from .isa import load_level, selected_level
 
 #: the instruction-set level whose build serves these kernels ("baseline", "avx2", "avx512")
 ISA_LEVEL = selected_level()
 globals().update(vars(load_level(ISA_LEVEL)))
 
-__all__ = [kernel for kernels in FAMILIES.values() for kernel in kernels] + [
-    "batchnorm_work_size", "batchnorm_channel_work_size", "CHUNK", "HAVE_OPENMP",
-    "HEAVY_THRESHOLD", "LIGHT_THRESHOLD", "PARALLEL_THRESHOLD", "ISA_LEVEL",
-    "get_num_threads", "set_num_threads"]
+__all__ = [*KERNELS, "batchnorm_work_size", "batchnorm_channel_work_size", "CHUNK",
+           "HAVE_OPENMP", "HEAVY_THRESHOLD", "LIGHT_THRESHOLD", "PARALLEL_THRESHOLD",
+           "ISA_LEVEL", "get_num_threads", "set_num_threads"]

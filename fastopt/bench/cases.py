@@ -5,7 +5,8 @@ are all generated from :data:`CASES`, and every one of them builds what it times
 with :func:`fastopt.bench.build`, so a benchmark cannot time another function than
 the one its case names.
 
-This module is data only: it imports nothing of fastopt (not even the rest of
+This module is data only: of fastopt it imports the kernel specification
+(:mod:`fastopt.kernel_spec`, data too) and nothing else (not even the rest of
 :mod:`fastopt.bench`). The machinery that prepares and times a case imports it:
 :mod:`fastopt.bench.dispatch` (``build``), :mod:`fastopt.bench.ours` (fastopt's
 implementations), :mod:`fastopt.bench.stream`, :mod:`fastopt.bench.peers` and
@@ -16,8 +17,8 @@ A case says
 * which backend kernels the fastopt implementation calls (``kernels``; checked
   against every available backend by ``tests/test_benchmarks.py``),
 * for an optimizer kernel, the scalars it is called with: those of a row of the
-  kernel parity tests' table (``tests/kernel_cases.py``, named by ``test_case``;
-  the tests check that the two agree) followed by the plain gradient transform,
+  example rows of its :class:`fastopt.kernel_spec.KernelSpec` (named by ``test_case``;
+  the parity tests run the same rows) followed by the plain gradient transform,
 * the bytes per element the operation must move in float32 (``bytes_per_elem``):
   4 bytes for every array read plus every array written, counting a buffer
   updated in place twice. SGD 12 (read p, g; write p), Momentum/Nesterov/
@@ -55,6 +56,8 @@ from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
 import numpy as np
+
+from ..kernel_spec import SPECS, KernelSpec, example_cases
 
 DTYPE = np.dtype(np.float32)
 
@@ -125,7 +128,7 @@ class Case:
     ----------
     id : str
         Unique name (``"adam"``, ``"batchnorm-fwd"``, ``"train-step"``).
-    family : {"optimizer", "batchnorm", "dropout", "train", "book-script"}
+    family : {"optimizer", "batchnorm", "dropout", "train", "book-script", "kernel"}
     title : str
         Human-readable description.
     kernels : tuple of str
@@ -142,8 +145,7 @@ class Case:
         that moves the same bytes: ``4·(2·k + r) == bytes_per_elem``.
     n_state, scalars, test_case
         Optimizer kernels: state buffers the kernel takes, the scalars before
-        the gradient transform, and the row of ``tests/kernel_cases.py`` they
-        come from.
+        the gradient transform, and the kernel spec's example they come from.
     optimizer : tuple (str, dict) or None
         ``fastopt.optim`` class and arguments whose step calls this kernel
         (used on the book's network).
@@ -186,42 +188,41 @@ _OPT_SIZES = (SIZE_1E6, SIZE_1E7, SIZE_BOOK_NET)
 _TORCH_OPT = ("torch-forloop", "torch-foreach", "torch-fused")
 
 
-def _optimizer(id: str, title: str, kernel: str, n_state: int, touched: int,
-               scalars: tuple[float, ...], test_case: str, optimizer: ClassSpec, book: ClassSpec,
-               torch: ClassSpec) -> Case:
+def _optimizer(example_id: str, title: str, touched: int, optimizer: ClassSpec,
+               book: ClassSpec, torch: ClassSpec) -> Case:
+    """An optimizer kernel's case, called with the scalars of the spec's example
+    *example_id*; *touched*: the state buffers those settings update."""
+    spec, example = next((spec, ex) for case_id, spec, ex in example_cases()
+                         if case_id == example_id)
     rw = 1 + touched  # p and the state buffers it updates in place, g only read
     peers = (("book-numpy",) if book else ()) + (_TORCH_OPT if torch else ())
-    return Case(id=id, family="optimizer", title=title, kernels=(kernel,), sizes=_OPT_SIZES,
-                peers=peers, bytes_per_elem=4 * (2 * rw + 1), stream=(rw, 1), n_state=n_state,
-                scalars=scalars, test_case=test_case, optimizer=optimizer, book=book, torch=torch)
+    return Case(id=spec.name, family="optimizer", title=title, kernels=(spec.name,),
+                sizes=_OPT_SIZES, peers=peers, bytes_per_elem=4 * (2 * rw + 1),
+                stream=(rw, 1), n_state=len(spec.state),
+                scalars=spec.ordered(example.scalars), test_case=example_id,
+                optimizer=optimizer, book=book, torch=torch)
 
 
-#: Every benchmarked operation. Optimizer scalars are rows of tests/kernel_cases.py.
-CASES = (
-    _optimizer("sgd", "SGD", "sgd", 0, 0, (0.01,), "sgd",
+#: The operations timed with their own settings and peers. Optimizer scalars are examples
+#: of fastopt.kernel_spec.
+_CHOSEN = (
+    _optimizer("sgd", "SGD", 0,
                ("SGD", {"lr": 0.01}), ("SGD", {"lr": 0.01}), ("SGD", {"lr": 0.01})),
-    _optimizer("momentum", "Momentum (heavy ball)", "momentum", 1, 1,
-               (0.9, -0.01, 1.0, False, 0.0), "momentum-heavy-ball",
+    _optimizer("momentum-heavy-ball", "Momentum (heavy ball)", 1,
                ("Momentum", {"lr": 0.01, "momentum": 0.9}), ("Momentum", {"lr": 0.01, "momentum": 0.9}),
                ("SGD", {"lr": 0.01, "momentum": 0.9})),
-    _optimizer("nesterov", "Nesterov (the book's form)", "nesterov", 1, 1,
-               (0.81, 0.019, 0.9, 0.01), "nesterov-book",
+    _optimizer("nesterov-book", "Nesterov (the book's form)", 1,
                ("Nesterov", {"lr": 0.01, "momentum": 0.9}), ("Nesterov", {"lr": 0.01, "momentum": 0.9}),
                ("SGD", {"lr": 0.01, "momentum": 0.9, "nesterov": True})),
-    _optimizer("adagrad", "AdaGrad", "adagrad", 1, 1, (0.01, 1e-7), "adagrad",
+    _optimizer("adagrad", "AdaGrad", 1,
                ("Adagrad", {"lr": 0.01}), ("AdaGrad", {"lr": 0.01}), ("Adagrad", {"lr": 0.01})),
-    _optimizer("rmsprop", "RMSprop", "rmsprop", 3, 1, (0.99, 0.01, 0.01, 1e-7, False, 0.0, False),
-               "rmsprop", ("RMSprop", {"lr": 0.01}), ("RMSprop", {"lr": 0.01}),
-               ("RMSprop", {"lr": 0.01})),
-    _optimizer("adadelta", "Adadelta", "adadelta", 2, 2, (0.9, 0.1, 1e-6, 1.0), "adadelta",
-               ("Adadelta", {}), None, ("Adadelta", {})),
-    _optimizer("adam", "Adam", "adam", 3, 2, (0.1, 0.001, 0.0105, 0.0447, 1e-8, False),
-               "adam-standard", ("Adam", {"lr": 1e-3}), ("Adam", {"lr": 1e-3}),
-               ("Adam", {"lr": 1e-3})),
-    _optimizer("adamax", "Adamax", "adamax", 2, 2, (0.1, 0.999, 1e-8, 0.002), "adamax",
-               ("Adamax", {}), None, ("Adamax", {})),
-    _optimizer("nadam", "NAdam", "nadam", 2, 2, (0.1, 0.001, 0.002, 1e-8, 1e-3, 2e-3), "nadam",
-               ("NAdam", {}), None, ("NAdam", {})),
+    _optimizer("rmsprop", "RMSprop", 1,
+               ("RMSprop", {"lr": 0.01}), ("RMSprop", {"lr": 0.01}), ("RMSprop", {"lr": 0.01})),
+    _optimizer("adadelta", "Adadelta", 2, ("Adadelta", {}), None, ("Adadelta", {})),
+    _optimizer("adam-standard", "Adam", 2,
+               ("Adam", {"lr": 1e-3}), ("Adam", {"lr": 1e-3}), ("Adam", {"lr": 1e-3})),
+    _optimizer("adamax", "Adamax", 2, ("Adamax", {}), None, ("Adamax", {})),
+    _optimizer("nadam", "NAdam", 2, ("NAdam", {}), None, ("NAdam", {})),
     Case(id="batchnorm-fwd", family="batchnorm", title="BatchNorm forward (training)",
          kernels=("batchnorm_forward_train",),
          sizes=(Size("128x100", (128, 100), 12_800), Size("256x1024", (256, 1024), 262_144)),
@@ -251,6 +252,24 @@ CASES = (
          sizes=(Size(f"batch-{BOOK_SCRIPT_BATCH}", (), BOOK_SCRIPT_BATCH),),
          peers=("book-numpy",)),
 )
+SIZE_KERNEL = _flat("1e5", 100_000)
+
+
+def _from_spec(spec: KernelSpec) -> Case:
+    """The case of a kernel no chosen case times: an update kernel as an optimizer case
+    (its first example, its first optimizer class), any other with its spec's example
+    arguments at about 1e5 elements (family ``"kernel"``)."""
+    if spec.update:
+        return _optimizer(spec.examples[0].id, spec.summary, len(spec.state),
+                          (next(iter(spec.optimizers.values())), {}), None, None)
+    return Case(id=spec.name.replace("_", "-"), family="kernel", title=spec.summary,
+                kernels=(spec.name,), sizes=(SIZE_KERNEL,))
+
+
+#: Every benchmarked operation: the chosen ones, then one per kernel none of them calls,
+#: so that every kernel of the spec is timed.
+CASES = _CHOSEN + tuple(_from_spec(spec) for spec in SPECS
+                        if spec.name not in {k for case in _CHOSEN for k in case.kernels})
 
 _BY_ID: dict[str, Case] = {c.id: c for c in CASES}
 if len(_BY_ID) != len(CASES):  # pragma: no cover - a table error

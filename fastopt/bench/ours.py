@@ -66,7 +66,7 @@ def _optimizer_api(case: Case, size: Size, backend: str) -> Bench:
         flat.grads[name][...] = g
     cls_name, kwargs = case.optimizer
     opt = getattr(optim, cls_name)(flat, **kwargs)
-    kernel, _ = opt._kernel_for(opt.param_groups[0])
+    kernel = opt._kernel_for(opt.param_groups[0])
     if kernel != case.kernel:
         raise RuntimeError(f"case {case.id!r}: fastopt.optim.{cls_name}(**{kwargs}) calls kernel "
                            f"{kernel!r}, not {case.kernel!r}")
@@ -153,6 +153,21 @@ def _book_script(case: Case, size: Size, backend: str) -> Bench:
 
 
 #: case family -> builder of fastopt's implementation (``impl`` is the backend)
+def _kernel(case: Case, size: Size, backend: str) -> Bench:
+    from ..kernel_spec import BY_NAME
+
+    spec = BY_NAME[case.kernel]
+    assert spec.example is not None, case.kernel
+    args = spec.example(size.elements, DTYPE, np.random.default_rng(0))
+    kernel = getattr(_backend.kernels(backend), case.kernel)
+
+    def fn() -> None:
+        kernel(*args)
+
+    return Bench(case, size, backend, fn, backend=backend,
+                 note=f"kernels.{case.kernel}(...) on the kernel spec's example arguments")
+
+
 BUILDERS: dict[str, Builder] = {"optimizer": _optimizer, "batchnorm": _batchnorm,
-                                "dropout": _dropout, "train": _train,
+                                "dropout": _dropout, "train": _train, "kernel": _kernel,
                                 "book-script": _book_script}

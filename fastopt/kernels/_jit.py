@@ -14,7 +14,7 @@ functions are not (Numba compiles and caches them as before).
 from __future__ import annotations
 
 import os
-from typing import (TYPE_CHECKING, Any, Callable, Dict, Literal, Protocol, Sequence, TypedDict,
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Literal, Optional, Protocol, TypedDict,
                     cast)
 
 # Idle OpenMP threads of libgomp (Numba's "omp" layer) spin ~300,000 times after
@@ -28,6 +28,8 @@ os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
+
+from ..kernel_spec import BY_NAME  # noqa: E402
 
 if TYPE_CHECKING:  # importing this module alone imports no more than before
     from ..reference._types import FloatArray
@@ -133,15 +135,23 @@ def _described(kernel: Callable[..., None], range_fn: Callable[..., None],
     return described
 
 
-def update_kernel(range_fn: Callable[..., None], parallel_fn: Callable[..., None], weight: str,
-                  divisors: Sequence[int] = ()) -> Kernel:
+def update_kernel(range_fn: Callable[..., None], parallel_fn: Callable[..., None],
+                  weight: Optional[str] = None) -> Kernel:
     """:func:`elementwise` for an optimizer update ``kernel(p, g, ..., gscale, clip, wd, decay)``.
 
-    The range function takes ``transform`` in place of the last four arguments
-    (see :func:`prepared`). The arguments at positions *divisors* (counting
-    ``g`` as 0) arrive as ``None`` when they are 1: the range function then
-    skips dividing by them (exact: x / 1 == x), which saves a divider pass.
+    The kernel's :class:`~fastopt.kernel_spec.KernelSpec` (named after the range
+    function) gives its weight (*weight*, if given, must agree) and the scalars
+    that fold away when they equal 1: those arrive at the range function as
+    ``None``, which then skips dividing by them (exact: x / 1 == x), saving a
+    divider pass. The range function takes ``transform`` in place of the last
+    four arguments (see :func:`prepared`).
     """
+    spec = BY_NAME[range_fn.__name__.lstrip("_")]
+    if weight is not None and weight != spec.weight:
+        raise ValueError(f"{spec.name}: weight {weight!r}, but the kernel spec says {spec.weight!r}")
+    weight = spec.weight
+    # positions among (g, state..., scalars...), g at 0
+    divisors = [1 + len(spec.state) + spec.scalar_names.index(name) for name in spec.fold_when_one]
     threshold = PARALLEL_THRESHOLD[weight]
 
     def kernel(p: FloatArray, *args: Any) -> None:

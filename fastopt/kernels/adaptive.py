@@ -6,26 +6,26 @@ from ._jit import chunk_bounds, jit, jit_parallel, n_chunks, prepared, update_ke
 
 
 @jit
-def _adagrad(lo, hi, p, g, h, clr, eps, transform):
-    """h <- h + x²;  p <- p - (clr·x) / (√h + eps)."""
+def _adagrad(lo, hi, p, g, h, lr_t, eps, transform):
+    """h <- h + x²;  p <- p - (lr_t·x) / (√h + eps)."""
     for i in range(lo, hi):
         pi, x = prepared(p[i], g[i], transform)
         hi_ = h[i] + x * x
         h[i] = hi_
-        p[i] = pi - (clr * x) / (np.sqrt(hi_) + eps)
+        p[i] = pi - (lr_t * x) / (np.sqrt(hi_) + eps)
 
 
 @jit
-def _rmsprop(lo, hi, p, g, h, ga, buf, rho, omr, lr, eps, centered, mu, use_momentum,
+def _rmsprop(lo, hi, p, g, h, grad_avg, buf, rho, one_minus_rho, lr, eps, centered, mu, use_momentum,
              transform):
     """h <- rho·h + ((1-rho)·x)·x; optional centering and momentum buffer."""
     for i in range(lo, hi):
         pi, x = prepared(p[i], g[i], transform)
-        s = h[i] * rho + (omr * x) * x
+        s = h[i] * rho + (one_minus_rho * x) * x
         h[i] = s
         if centered:
-            a = ga[i] + omr * (x - ga[i])
-            ga[i] = a
+            a = grad_avg[i] + one_minus_rho * (x - grad_avg[i])
+            grad_avg[i] = a
             den = np.sqrt(s - a * a) + eps
         else:
             den = np.sqrt(s) + eps
@@ -38,70 +38,70 @@ def _rmsprop(lo, hi, p, g, h, ga, buf, rho, omr, lr, eps, centered, mu, use_mome
 
 
 @jit
-def _adadelta(lo, hi, p, g, h, acc, rho, omr, eps, lr, transform):
-    """h <- rho·h + (1-rho)·x²;  delta = √(acc+eps)/√(h+eps)·x;  acc <- rho·acc + (1-rho)·delta²."""
+def _adadelta(lo, hi, p, g, h, acc_delta, rho, one_minus_rho, eps, lr, transform):
+    """h <- rho·h + (1-rho)·x²;  delta = √(acc_delta+eps)/√(h+eps)·x;  acc_delta <- rho·acc_delta + (1-rho)·delta²."""
     for i in range(lo, hi):
         pi, x = prepared(p[i], g[i], transform)
-        s = h[i] * rho + (omr * x) * x
+        s = h[i] * rho + (one_minus_rho * x) * x
         h[i] = s
-        delta = np.sqrt(acc[i] + eps) / np.sqrt(s + eps) * x
-        acc[i] = acc[i] * rho + (omr * delta) * delta
+        delta = np.sqrt(acc_delta[i] + eps) / np.sqrt(s + eps) * x
+        acc_delta[i] = acc_delta[i] * rho + (one_minus_rho * delta) * delta
         p[i] = pi - lr * delta
 
 
 @jit
-def _root(v, bc2s):
-    """√v / bc2s; √v when bc2s is None (it was 1: the book's form, 1.4x faster Adam)."""
-    if bc2s is None:
+def _root(v, bc2_sqrt):
+    """√v / bc2_sqrt; √v when bc2_sqrt is None (it was 1: the book's form, 1.4x faster Adam)."""
+    if bc2_sqrt is None:
         return np.sqrt(v)
-    return np.sqrt(v) / bc2s
+    return np.sqrt(v) / bc2_sqrt
 
 
 @jit
-def _adam(lo, hi, p, g, m, v, vmax, omb1, omb2, step_size, bc2s, eps, amsgrad,
+def _adam(lo, hi, p, g, m, v, v_max, one_minus_beta1, one_minus_beta2, step_size, bc2_sqrt, eps, amsgrad,
           transform):
-    """m += (1-b1)(x-m); v += (1-b2)(x²-v);  p <- p - (step_size·m) / (√v / bc2s + eps)."""
+    """m += (1-b1)(x-m); v += (1-b2)(x²-v);  p <- p - (step_size·m) / (√v / bc2_sqrt + eps)."""
     for i in range(lo, hi):
         pi, x = prepared(p[i], g[i], transform)
-        mi = m[i] + omb1 * (x - m[i])
-        vi = v[i] + omb2 * (x * x - v[i])
+        mi = m[i] + one_minus_beta1 * (x - m[i])
+        vi = v[i] + one_minus_beta2 * (x * x - v[i])
         m[i] = mi
         v[i] = vi
         if amsgrad:
-            vm = vmax[i]
+            vm = v_max[i]
             if vi > vm or vi != vi:  # NaN-propagating maximum, as np.maximum
                 vm = vi
-            vmax[i] = vm
+            v_max[i] = vm
             vi = vm
-        p[i] = pi - (step_size * mi) / (_root(vi, bc2s) + eps)
+        p[i] = pi - (step_size * mi) / (_root(vi, bc2_sqrt) + eps)
 
 
 @jit
-def _adamax(lo, hi, p, g, m, u, omb1, beta2, eps, clr, transform):
-    """m += (1-b1)(x-m);  u <- max(b2·u, |x| + eps);  p <- p - (clr·m) / u."""
+def _adamax(lo, hi, p, g, m, u, one_minus_beta1, beta2, eps, lr_t, transform):
+    """m += (1-b1)(x-m);  u <- max(b2·u, |x| + eps);  p <- p - (lr_t·m) / u."""
     for i in range(lo, hi):
         pi, x = prepared(p[i], g[i], transform)
-        mi = m[i] + omb1 * (x - m[i])
+        mi = m[i] + one_minus_beta1 * (x - m[i])
         m[i] = mi
         a = u[i] * beta2
         b = abs(x) + eps
         if b > a or b != b:  # NaN-propagating maximum, as np.maximum
             a = b
         u[i] = a
-        p[i] = pi - (clr * mi) / a
+        p[i] = pi - (lr_t * mi) / a
 
 
 @jit
-def _nadam(lo, hi, p, g, m, v, omb1, omb2, bc2, eps, cg, cm, transform):
-    """m, v as Adam;  den = √(v/bc2) + eps;  p <- p - (cg·x)/den - (cm·m)/den."""
+def _nadam(lo, hi, p, g, m, v, one_minus_beta1, one_minus_beta2, bc2, eps, coef_g, coef_m, transform):
+    """m, v as Adam;  den = √(v/bc2) + eps;  p <- p - (coef_g·x)/den - (coef_m·m)/den."""
     for i in range(lo, hi):
         pi, x = prepared(p[i], g[i], transform)
-        mi = m[i] + omb1 * (x - m[i])
-        vi = v[i] + omb2 * (x * x - v[i])
+        mi = m[i] + one_minus_beta1 * (x - m[i])
+        vi = v[i] + one_minus_beta2 * (x * x - v[i])
         m[i] = mi
         v[i] = vi
         den = np.sqrt(vi / bc2) + eps
-        p[i] = (pi - (cg * x) / den) - (cm * mi) / den
+        p[i] = (pi - (coef_g * x) / den) - (coef_m * mi) / den
 
 
 @jit_parallel
@@ -146,9 +146,9 @@ def _nadam_parallel(n, p, *args):
         _nadam(lo, hi, p, *args)
 
 
-adagrad = update_kernel(_adagrad, _adagrad_parallel, "heavy")
-rmsprop = update_kernel(_rmsprop, _rmsprop_parallel, "heavy")
-adadelta = update_kernel(_adadelta, _adadelta_parallel, "heavy")
-adam = update_kernel(_adam, _adam_parallel, "heavy", divisors=(7,))  # bc2s
-adamax = update_kernel(_adamax, _adamax_parallel, "heavy")
-nadam = update_kernel(_nadam, _nadam_parallel, "heavy")
+adagrad = update_kernel(_adagrad, _adagrad_parallel)
+rmsprop = update_kernel(_rmsprop, _rmsprop_parallel)
+adadelta = update_kernel(_adadelta, _adadelta_parallel)
+adam = update_kernel(_adam, _adam_parallel)
+adamax = update_kernel(_adamax, _adamax_parallel)
+nadam = update_kernel(_nadam, _nadam_parallel)

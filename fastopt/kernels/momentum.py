@@ -26,12 +26,12 @@ def _momentum(lo, hi, p, g, buf, mu, damp, coef, nesterov, nest_mu, transform):
 
 
 @jit
-def _nesterov(lo, hi, p, g, v, mu2, opml, mu, lr, transform):
+def _nesterov(lo, hi, p, g, v, mu_squared, one_plus_mu_lr, mu, lr, transform):
     """The book's corrected (2021) Nesterov: p += mu²v; p -= (1+mu)·lr·x; v <- mu·v - lr·x."""
     for i in range(lo, hi):
         pi, x = prepared(p[i], g[i], transform)
         vi = v[i]
-        p[i] = (pi + mu2 * vi) - opml * x
+        p[i] = (pi + mu_squared * vi) - one_plus_mu_lr * x
         v[i] = vi * mu - lr * x
 
 
@@ -56,6 +56,6 @@ def _nesterov_parallel(n, p, *args):
         _nesterov(lo, hi, p, *args)
 
 
-sgd = update_kernel(_sgd, _sgd_parallel, "light")
-momentum = update_kernel(_momentum, _momentum_parallel, "light")
-nesterov = update_kernel(_nesterov, _nesterov_parallel, "light")
+sgd = update_kernel(_sgd, _sgd_parallel)
+momentum = update_kernel(_momentum, _momentum_parallel)
+nesterov = update_kernel(_nesterov, _nesterov_parallel)

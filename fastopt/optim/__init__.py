@@ -2,6 +2,7 @@
 
 ``fastopt.optim.lr_scheduler`` has the torch-style scheduler objects (StepLR, OneCycleLR, ...).
 """
+from ..kernel_spec import OPTIMIZER_CHOICES
 from . import lr_scheduler
 from .adam import AMSGrad, Adam, Adamax, AdamW, NAdam
 from .adaptive import AdaGrad, Adadelta, Adagrad, RMSprop
@@ -23,8 +24,8 @@ from .schedules import (
 )
 from .sgd import SGD, Momentum, Nesterov
 
-OPTIMIZERS = (SGD, Momentum, Nesterov, Adagrad, RMSprop, Adadelta, Adam, AdamW, AMSGrad,
-              Adamax, NAdam)
+#: every optimizer ``fastopt train --optimizer`` offers, in the kernel spec's order
+OPTIMIZERS = tuple(globals()[name] for name in OPTIMIZER_CHOICES.values())
 
 __all__ = [c.__name__ for c in OPTIMIZERS] + [
     "AdaGrad", "Optimizer", "NonFiniteGradientError", "FlatParams", "Schedule", "Constant",

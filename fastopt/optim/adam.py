@@ -59,7 +59,7 @@ class Adam(Optimizer):
 
     hyperparameters = {"betas": check_betas, "eps": _check_positive, "amsgrad": check_bool,
                        "variant": _check_variant}
-    kernel, kernel_state = "adam", ("m", "v", "v_max")
+    kernel = "adam"
 
     def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 1e-3,
                  betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
@@ -78,14 +78,16 @@ class Adam(Optimizer):
         return state
 
     def _scalars(self, group: Group, lr: float, step: int,
-                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+                 gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         beta1, beta2 = group["betas"]
         if group["variant"] == "book":
             # the book: lr_t = lr·√(1−β₂ᵗ)/(1−β₁ᵗ), computed in this order
             step_size, bc2_sqrt = lr * math.sqrt(1.0 - beta2 ** step) / (1.0 - beta1 ** step), 1.0
         else:
             step_size, bc2_sqrt = lr / (1 - beta1 ** step), math.sqrt(1 - beta2 ** step)
-        return (1 - beta1, 1 - beta2, step_size, bc2_sqrt, group["eps"], group["amsgrad"]), {}
+        return {"one_minus_beta1": 1 - beta1, "one_minus_beta2": 1 - beta2,
+                "step_size": step_size, "bc2_sqrt": bc2_sqrt, "eps": group["eps"],
+                "amsgrad": group["amsgrad"]}, {}
 
 
 class AdamW(Adam):
@@ -136,7 +138,7 @@ class Adamax(Optimizer):
     """
 
     hyperparameters = {"betas": check_betas, "eps": _check_positive}
-    kernel, kernel_state = "adamax", ("m", "u")
+    kernel = "adamax"
 
     def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 2e-3,
                  betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
@@ -150,9 +152,10 @@ class Adamax(Optimizer):
         return {"m": 0.0, "u": 0.0}
 
     def _scalars(self, group: Group, lr: float, step: int,
-                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+                 gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         beta1, beta2 = group["betas"]
-        return (1 - beta1, beta2, group["eps"], lr / (1 - beta1 ** step)), {}
+        return {"one_minus_beta1": 1 - beta1, "beta2": beta2, "eps": group["eps"],
+                "lr_t": lr / (1 - beta1 ** step)}, {}
 
 
 @_doc
@@ -184,7 +187,7 @@ class NAdam(Optimizer):
 
     hyperparameters = {"betas": check_betas, "eps": _check_positive,
                        "momentum_decay": _check_nonneg}
-    kernel, kernel_state = "nadam", ("m", "v")
+    kernel = "nadam"
 
     def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 2e-3,
                  betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
@@ -203,7 +206,7 @@ class NAdam(Optimizer):
         return {"m": 0.0, "v": 0.0}
 
     def _scalars(self, group: Group, lr: float, step: int,
-                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+                 gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         beta1, beta2 = group["betas"]
         psi = group["momentum_decay"]
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
@@ -211,5 +214,6 @@ class NAdam(Optimizer):
         mu_product = gstate["mu_product"] * mu
         coef_g = lr * (1.0 - mu) / (1.0 - mu_product)
         coef_m = lr * mu_next / (1.0 - mu_product * mu_next)
-        return (1 - beta1, 1 - beta2, 1 - beta2 ** step, group["eps"], coef_g, coef_m), \
-            {"mu_product": mu_product}
+        return {"one_minus_beta1": 1 - beta1, "one_minus_beta2": 1 - beta2,
+                "bc2": 1 - beta2 ** step, "eps": group["eps"], "coef_g": coef_g,
+                "coef_m": coef_m}, {"mu_product": mu_product}

@@ -41,7 +41,7 @@ class Adagrad(Optimizer):
 
     hyperparameters = {"lr_decay": _check_nonneg, "eps": _check_positive,
                        "initial_accumulator_value": _check_nonneg}
-    kernel, kernel_state = "adagrad", ("h",)
+    kernel = "adagrad"
 
     def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 0.01,
                  lr_decay: float = 0.0,
@@ -57,8 +57,8 @@ class Adagrad(Optimizer):
         return {"h": group["initial_accumulator_value"]}
 
     def _scalars(self, group: Group, lr: float, step: int,
-                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
-        return (lr / (1 + (step - 1) * group["lr_decay"]), group["eps"]), {}
+                 gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        return {"lr_t": lr / (1 + (step - 1) * group["lr_decay"]), "eps": group["eps"]}, {}
 
 
 AdaGrad = Adagrad
@@ -96,7 +96,7 @@ class RMSprop(Optimizer):
 
     hyperparameters = {"alpha": _check_rho, "eps": _check_positive, "momentum": _check_nonneg,
                        "centered": check_bool}
-    kernel, kernel_state = "rmsprop", ("h", "grad_avg", "buf")
+    kernel = "rmsprop"
 
     def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 0.01, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
@@ -116,10 +116,11 @@ class RMSprop(Optimizer):
         return state
 
     def _scalars(self, group: Group, lr: float, step: int,
-                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+                 gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         alpha = group["alpha"]
-        return (alpha, 1 - alpha, lr, group["eps"], group["centered"], group["momentum"],
-                bool(group["momentum"])), {}
+        return {"rho": alpha, "one_minus_rho": 1 - alpha, "lr": lr, "eps": group["eps"],
+                "centered": group["centered"], "mu": group["momentum"],
+                "use_momentum": bool(group["momentum"])}, {}
 
 
 @_doc
@@ -144,7 +145,7 @@ class Adadelta(Optimizer):
     """
 
     hyperparameters = {"rho": _check_rho, "eps": _check_positive}
-    kernel, kernel_state = "adadelta", ("h", "acc_delta")
+    kernel = "adadelta"
 
     def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 1.0,
                  rho: float = 0.9, eps: float = 1e-6,
@@ -158,6 +159,6 @@ class Adadelta(Optimizer):
         return {"h": 0.0, "acc_delta": 0.0}
 
     def _scalars(self, group: Group, lr: float, step: int,
-                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+                 gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         rho = group["rho"]
-        return (rho, 1 - rho, group["eps"], lr), {}
+        return {"rho": rho, "one_minus_rho": 1 - rho, "eps": group["eps"], "lr": lr}, {}

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import _backend, _threads
+from ..kernel_spec import BY_NAME, KernelSpec
 from .._validate import check_bool, check_choice, check_float, check_optional_positive, check_param
 from ._slots import ParamsLike, Slot, build_slots, split_groups
 from ._torch_api import TorchOptimizerAPI
@@ -37,7 +38,7 @@ GradsLike = Union[Mapping[str, ArrayLike], Sequence[ArrayLike]]
 #: A hyperparameter's check: ``check(name, value) -> value``.
 Check = Callable[[str, Any], Any]
 #: (kernel name, state keys, scalars, group-state updates) of one group's step.
-_GroupCall = Tuple[str, Tuple[str, ...], Tuple[Any, ...], Dict[str, Any]]
+_GroupCall = Tuple[KernelSpec, Tuple[Any, ...], Dict[str, Any]]
 
 NONFINITE_POLICIES = ("propagate", "skip", "raise")
 STATE_FORMAT_VERSION = 1
@@ -73,13 +74,12 @@ COMMON_HYPERPARAMETERS: Dict[str, Check] = {
 
 
 class Optimizer(TorchOptimizerAPI):
-    """Base class. Subclasses set ``kernel``, ``kernel_state`` and ``hyperparameters``
-    and implement ``_state_init`` and ``_scalars``."""
+    """Base class. Subclasses set ``kernel`` and ``hyperparameters`` and implement
+    ``_state_init`` and ``_scalars``; the kernel's :class:`~fastopt.kernel_spec.KernelSpec`
+    says which state buffers it takes (by the state keys) and the order of its scalars."""
 
-    #: name of the backend kernel this optimizer calls
+    #: name of the backend kernel this optimizer calls (an entry of fastopt.kernel_spec)
     kernel: ClassVar[Optional[str]] = None
-    #: state buffers passed to the kernel, in order (absent ones as empty arrays)
-    kernel_state: ClassVar[Tuple[str, ...]] = ()
     #: extra hyperparameters: name -> check(name, value) -> value
     hyperparameters: ClassVar[Mapping[str, Check]] = {}
 
@@ -128,18 +128,19 @@ class Optimizer(TorchOptimizerAPI):
         raise NotImplementedError
 
     def _scalars(self, group: Group, lr: float, step: int,
-                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+                 gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         """Kernel scalars for update number *step* (1-based) of a group.
 
-        Returns ``(scalars, gstate_updates)``: the Python floats/bools passed to
-        the kernel after the state buffers, and group-state changes to commit.
+        Returns ``(scalars, gstate_updates)``: the Python floats/bools the kernel
+        takes after its state buffers, by the names of its spec (the base class
+        puts them in the kernel's order), and group-state changes to commit.
         """
         raise NotImplementedError
 
-    def _kernel_for(self, group: Group) -> Tuple[str, Tuple[str, ...]]:
-        """(kernel name, state keys passed to it) for this group."""
+    def _kernel_for(self, group: Group) -> str:
+        """The name of the kernel this group's update runs."""
         # kernel is None only on this abstract base, whose subclasses set it or override this
-        return self.kernel, self.kernel_state  # type: ignore[return-value]
+        return self.kernel  # type: ignore[return-value]
 
     def _initial_group_state(self) -> Dict[str, Any]:
         return {"step": 0}
@@ -227,12 +228,12 @@ class Optimizer(TorchOptimizerAPI):
         clip = 0.0 if self.clip_value is None else self.clip_value
         updates = {gi: self._group_call(gi, gscale, clip) for gi, _, _ in work}
         for gi, slot, g in work:
-            kernel, keys, scalars, _ = updates[gi]
+            spec, scalars, _ = updates[gi]
             cast = slot.dtype.type
-            state = [slot.state.get(k, _EMPTY[slot.dtype]) for k in keys]
-            args = [s if isinstance(s, bool) else cast(s) for s in scalars]
-            getattr(backend, kernel)(slot.param, g, *state, *args)
-        for gi, (_, _, _, gstate_updates) in updates.items():
+            state = [slot.state.get(k, _EMPTY[slot.dtype]) for k in spec.state_names]
+            args = [s if flag else cast(s) for s, flag in zip(scalars, spec.flags)]
+            getattr(backend, spec.name)(slot.param, g, *state, *args)
+        for gi, (_, _, gstate_updates) in updates.items():
             self.group_state[gi].update(gstate_updates)
         for hook in list(self._step_post_hooks.values()):
             hook(self)
@@ -295,14 +296,14 @@ class Optimizer(TorchOptimizerAPI):
         if not (math.isfinite(lr) and lr >= 0):  # a schedule's value, checked before any kernel
             raise ValueError(f"param_groups[{gi}]['lr'] gives {lr!r} at step {step - 1}; "
                              "a learning rate must be finite and >= 0")
-        scalars, updates = self._scalars(group, lr, step, gstate)
+        named, updates = self._scalars(group, lr, step, gstate)
+        spec = BY_NAME[self._kernel_for(group)]
         wd = group["weight_decay"]
         if group["decoupled_weight_decay"]:
             tail = (gscale * (-1.0 if group["maximize"] else 1.0), clip, 0.0, 1.0 - lr * wd)
         else:
             tail = (gscale * (-1.0 if group["maximize"] else 1.0), clip, wd, 1.0)
-        kernel, keys = self._kernel_for(group)
-        return kernel, keys, tuple(scalars) + tail, {**updates, "step": step}
+        return spec, spec.ordered(named) + tail, {**updates, "step": step}
 
     def _normalise_grads(self, grads: Any) -> Optional[Mapping[str, Any]]:
         """*grads* as a mapping by name, or None for the FlatParams' own ``.grads`` buffers.

@@ -97,20 +97,20 @@ class SGD(Optimizer):
             raise ValueError(f"{where}: nesterov=True needs momentum > 0 and dampening == 0")
         return group
 
-    def _kernel_for(self, group: Group) -> Tuple[str, Tuple[str, ...]]:
-        return ("momentum", ("buf",)) if group["momentum"] else ("sgd", ())
+    def _kernel_for(self, group: Group) -> str:
+        return "momentum" if group["momentum"] else "sgd"
 
     def _state_init(self, group: Group) -> Dict[str, float]:
         return {"buf": 0.0} if group["momentum"] else {}
 
     def _scalars(self, group: Group, lr: float, step: int,
-                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+                 gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         mu = group["momentum"]
         if not mu:
-            return (lr,), {}
+            return {"lr": lr}, {}
         first = step == 1  # PyTorch starts the buffer at g, undamped
-        return (0.0 if first else mu, 1.0 if first else 1.0 - group["dampening"], -lr,
-                group["nesterov"], mu), {}
+        return {"mu": 0.0 if first else mu, "damp": 1.0 if first else 1.0 - group["dampening"],
+                "coef": -lr, "nesterov": group["nesterov"], "nest_mu": mu}, {}
 
 
 @_doc
@@ -132,7 +132,7 @@ class Momentum(Optimizer):
     """
 
     hyperparameters = {"momentum": _check_nonneg}
-    kernel, kernel_state = "momentum", ("buf",)
+    kernel = "momentum"
 
     def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 0.01,
                  momentum: float = 0.9,
@@ -146,8 +146,10 @@ class Momentum(Optimizer):
         return {"buf": 0.0}
 
     def _scalars(self, group: Group, lr: float, step: int,
-                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
-        return (group["momentum"], -lr, 1.0, False, 0.0), {}
+                 gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        # the book's v = mu·v - lr·g is buf with damp = -lr and a step of +1
+        return {"mu": group["momentum"], "damp": -lr, "coef": 1.0, "nesterov": False,
+                "nest_mu": 0.0}, {}
 
 
 @_doc
@@ -169,12 +171,12 @@ class Nesterov(Momentum):
     {common}
     """
 
-    kernel, kernel_state = "nesterov", ("v",)
+    kernel = "nesterov"
 
     def _state_init(self, group: Group) -> Dict[str, float]:
         return {"v": 0.0}
 
     def _scalars(self, group: Group, lr: float, step: int,
-                 gstate: Mapping[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+                 gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         mu = group["momentum"]
-        return (mu * mu, (1 + mu) * lr, mu, lr), {}
+        return {"mu_squared": mu * mu, "one_plus_mu_lr": (1 + mu) * lr, "mu": mu, "lr": lr}, {}

@@ -5,22 +5,22 @@ from ._grad import decay_param, transformed_grad
 from ._types import FloatArray, Real
 
 
-def adagrad(p, g, h, clr, eps, gscale, clip, wd, decay):
+def adagrad(p, g, h, lr_t, eps, gscale, clip, wd, decay):
     # type: (FloatArray, FloatArray, FloatArray, Real, Real, Real, Real, Real, Real) -> None
-    """h <- h + x²;  p <- p - (clr·x) / (√h + eps)."""
+    """h <- h + x²;  p <- p - (lr_t·x) / (√h + eps)."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
     h += x * x
-    p -= (clr * x) / (np.sqrt(h) + eps)
+    p -= (lr_t * x) / (np.sqrt(h) + eps)
 
 
 def rmsprop(p,  # type: FloatArray
             g,  # type: FloatArray
             h,  # type: FloatArray
-            ga,  # type: FloatArray
+            grad_avg,  # type: FloatArray
             buf,  # type: FloatArray
             rho,  # type: Real
-            omr,  # type: Real
+            one_minus_rho,  # type: Real
             lr,  # type: Real
             eps,  # type: Real
             centered,  # type: bool
@@ -36,10 +36,10 @@ def rmsprop(p,  # type: FloatArray
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
     h *= rho
-    h += (omr * x) * x
+    h += (one_minus_rho * x) * x
     if centered:
-        ga += omr * (x - ga)
-        den = np.sqrt(h - ga * ga) + eps
+        grad_avg += one_minus_rho * (x - grad_avg)
+        den = np.sqrt(h - grad_avg * grad_avg) + eps
     else:
         den = np.sqrt(h) + eps
     if use_momentum:
@@ -53,9 +53,9 @@ def rmsprop(p,  # type: FloatArray
 def adadelta(p,  # type: FloatArray
              g,  # type: FloatArray
              h,  # type: FloatArray
-             acc,  # type: FloatArray
+             acc_delta,  # type: FloatArray
              rho,  # type: Real
-             omr,  # type: Real
+             one_minus_rho,  # type: Real
              eps,  # type: Real
              lr,  # type: Real
              gscale,  # type: Real
@@ -64,14 +64,14 @@ def adadelta(p,  # type: FloatArray
              decay,  # type: Real
              ):
     # type: (...) -> None
-    """h <- rho·h + (1-rho)·x²;  delta = √(acc+eps)/√(h+eps)·x;  acc <- rho·acc + (1-rho)·delta²."""
+    """h <- rho·h + (1-rho)·x²;  delta = √(acc_delta+eps)/√(h+eps)·x;  acc_delta <- rho·acc_delta + (1-rho)·delta²."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
     h *= rho
-    h += (omr * x) * x
-    delta = np.sqrt(acc + eps) / np.sqrt(h + eps) * x
-    acc *= rho
-    acc += (omr * delta) * delta
+    h += (one_minus_rho * x) * x
+    delta = np.sqrt(acc_delta + eps) / np.sqrt(h + eps) * x
+    acc_delta *= rho
+    acc_delta += (one_minus_rho * delta) * delta
     p -= lr * delta
 
 
@@ -79,11 +79,11 @@ def adam(p,  # type: FloatArray
          g,  # type: FloatArray
          m,  # type: FloatArray
          v,  # type: FloatArray
-         vmax,  # type: FloatArray
-         omb1,  # type: Real
-         omb2,  # type: Real
+         v_max,  # type: FloatArray
+         one_minus_beta1,  # type: Real
+         one_minus_beta2,  # type: Real
          step_size,  # type: Real
-         bc2s,  # type: Real
+         bc2_sqrt,  # type: Real
          eps,  # type: Real
          amsgrad,  # type: bool
          gscale,  # type: Real
@@ -92,60 +92,60 @@ def adam(p,  # type: FloatArray
          decay,  # type: Real
          ):
     # type: (...) -> None
-    """m += (1-b1)(x-m); v += (1-b2)(x²-v);  p <- p - (step_size·m) / (√v / bc2s + eps)."""
+    """m += (1-b1)(x-m); v += (1-b2)(x²-v);  p <- p - (step_size·m) / (√v / bc2_sqrt + eps)."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
-    m += omb1 * (x - m)
-    v += omb2 * (x * x - v)
+    m += one_minus_beta1 * (x - m)
+    v += one_minus_beta2 * (x * x - v)
     if amsgrad:
-        np.maximum(vmax, v, out=vmax)
-        v = vmax
-    p -= (step_size * m) / (np.sqrt(v) / bc2s + eps)
+        np.maximum(v_max, v, out=v_max)
+        v = v_max
+    p -= (step_size * m) / (np.sqrt(v) / bc2_sqrt + eps)
 
 
 def adamax(p,  # type: FloatArray
            g,  # type: FloatArray
            m,  # type: FloatArray
            u,  # type: FloatArray
-           omb1,  # type: Real
+           one_minus_beta1,  # type: Real
            beta2,  # type: Real
            eps,  # type: Real
-           clr,  # type: Real
+           lr_t,  # type: Real
            gscale,  # type: Real
            clip,  # type: Real
            wd,  # type: Real
            decay,  # type: Real
            ):
     # type: (...) -> None
-    """m += (1-b1)(x-m);  u <- max(b2·u, |x| + eps);  p <- p - (clr·m) / u."""
+    """m += (1-b1)(x-m);  u <- max(b2·u, |x| + eps);  p <- p - (lr_t·m) / u."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
-    m += omb1 * (x - m)
+    m += one_minus_beta1 * (x - m)
     np.maximum(u * beta2, np.abs(x) + eps, out=u)
-    p -= (clr * m) / u
+    p -= (lr_t * m) / u
 
 
 def nadam(p,  # type: FloatArray
           g,  # type: FloatArray
           m,  # type: FloatArray
           v,  # type: FloatArray
-          omb1,  # type: Real
-          omb2,  # type: Real
+          one_minus_beta1,  # type: Real
+          one_minus_beta2,  # type: Real
           bc2,  # type: Real
           eps,  # type: Real
-          cg,  # type: Real
-          cm,  # type: Real
+          coef_g,  # type: Real
+          coef_m,  # type: Real
           gscale,  # type: Real
           clip,  # type: Real
           wd,  # type: Real
           decay,  # type: Real
           ):
     # type: (...) -> None
-    """m, v as Adam;  den = √(v/bc2) + eps;  p <- p - (cg·x)/den - (cm·m)/den."""
+    """m, v as Adam;  den = √(v/bc2) + eps;  p <- p - (coef_g·x)/den - (coef_m·m)/den."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
-    m += omb1 * (x - m)
-    v += omb2 * (x * x - v)
+    m += one_minus_beta1 * (x - m)
+    v += one_minus_beta2 * (x * x - v)
     den = np.sqrt(v / bc2) + eps
-    p -= (cg * x) / den
-    p -= (cm * m) / den
+    p -= (coef_g * x) / den
+    p -= (coef_m * m) / den

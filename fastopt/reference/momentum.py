@@ -37,8 +37,8 @@ def momentum(p,  # type: FloatArray
 def nesterov(p,  # type: FloatArray
              g,  # type: FloatArray
              v,  # type: FloatArray
-             mu2,  # type: Real
-             opml,  # type: Real
+             mu_squared,  # type: Real
+             one_plus_mu_lr,  # type: Real
              mu,  # type: Real
              lr,  # type: Real
              gscale,  # type: Real
@@ -50,7 +50,7 @@ def nesterov(p,  # type: FloatArray
     """The book's corrected (2021) Nesterov: p += mu²v; p -= (1+mu)·lr·x; v <- mu·v - lr·x."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
-    p += mu2 * v
-    p -= opml * x
+    p += mu_squared * v
+    p -= one_plus_mu_lr * x
     v *= mu
     v -= lr * x
