@@ -13,13 +13,12 @@ Tolerances, where a comparison is not bit for bit:
 * optax (float32 only: JAX's default): the same rule in the same operation order,
   so without weight decay it agrees bit for bit; with it, it is the paper's form.
 """
-import importlib
-import importlib.util
 import inspect
 
 import numpy as np
 import pytest
 from conftest import assert_bits_equal
+from test_kernel_spec import IMPLEMENTATIONS
 
 import fastopt as fo
 from fastopt.optim import Lion
@@ -29,21 +28,6 @@ STEPS = 50
 LENGTHS = [1, 7, 33, 1001]  # odd, and not a multiple of any SIMD width
 PARAMETERS = ("p", "g", "m", "beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "lr",
               "gscale", "clip", "wd", "decay")
-
-
-def _spec_lists_lion():
-    try:
-        from fastopt.kernel_spec import BY_NAME
-    except ImportError:
-        return False
-    return "lion" in BY_NAME
-
-
-# The backends' namespaces, the Numba kernel's update_kernel and the optimizer's named
-# scalars all come from fastopt.kernel_spec (issue 14): before it lists lion, only the
-# NumPy and Cython twins can run. Remove this mark once it does.
-needs_spec = pytest.mark.skipif(not _spec_lists_lion(),
-                                reason="fastopt.kernel_spec does not list lion yet")
 
 
 def paper_lion(theta0, grad, steps, eta, beta1, beta2, lam):
@@ -89,7 +73,6 @@ def _ulps(x):
 
 
 # ----------------------------------------------------------------- the paper's Algorithm 2
-@needs_spec
 @pytest.mark.parametrize("n", LENGTHS)
 def test_matches_the_paper_bit_for_bit_without_weight_decay(backend, dtype, n):
     theta0, _, quadratic = _problem(n, dtype)
@@ -99,7 +82,6 @@ def test_matches_the_paper_bit_for_bit_without_weight_decay(backend, dtype, n):
     assert_bits_equal(got_m, want_m, "m")
 
 
-@needs_spec
 @pytest.mark.parametrize("n", LENGTHS)
 @pytest.mark.parametrize("betas", [(0.9, 0.99), (0.95, 0.98)])
 def test_matches_the_paper_with_weight_decay(backend, dtype, n, betas):
@@ -134,7 +116,6 @@ def test_optax_defaults_are_lions_but_for_weight_decay():
     assert theirs["weight_decay"].default == 1e-3
 
 
-@needs_spec
 @pytest.mark.parametrize("n", LENGTHS)
 def test_matches_optax_float32(backend, n):
     theta0, noise, quadratic = _problem(n, np.float32, seed=2)
@@ -162,7 +143,6 @@ def test_sign_is_numpys():
         assert list(s[4:]) == [-1, 1]
 
 
-@needs_spec
 @pytest.mark.parametrize("maximize", [False, True])
 def test_signed_zeros(backend, dtype, maximize):
     """c = ±0 moves nothing: a −0.0 parameter stays −0.0 (p − η·(+0.0)); with sign(−0.0)
@@ -186,7 +166,6 @@ def test_signed_zeros(backend, dtype, maximize):
     assert_bits_equal(opt.state_view("w", "m"), m, "m")
 
 
-@needs_spec
 def test_nonfinite_gradients_propagate_like_the_reference(dtype):
     rng = np.random.default_rng(4)
     p0 = rng.standard_normal(9).astype(dtype)
@@ -210,7 +189,6 @@ def test_nonfinite_gradients_propagate_like_the_reference(dtype):
     assert np.isfinite(np.delete(p, 1)).all()
 
 
-@needs_spec
 def test_empty_arrays(backend, dtype):
     w = {"w": np.empty(0, dtype), "b": np.ones(3, dtype)}
     opt = Lion(w, lr=0.5)
@@ -218,7 +196,6 @@ def test_empty_arrays(backend, dtype):
     assert w["w"].shape == (0,) and list(w["b"]) == [0.5] * 3
 
 
-@needs_spec
 def test_state_dict_round_trip_resumes_bit_for_bit(backend, dtype):
     theta0, _, quadratic = _problem(37, dtype, seed=5)
     options = dict(lr=fo.optim.CosineDecay(3e-3, 2 * STEPS), betas=(0.9, 0.99),
@@ -254,39 +231,16 @@ def test_the_decay_is_always_decoupled():
 
 
 # ----------------------------------------------------------------- the kernel twins
-# Until tests/test_kernel_spec.py generates their parity tests from the spec: each twin
-# (Numba, and the Cython build of every instruction-set level that is built and that this
-# CPU runs) equals the NumPy twin bit for bit.
-def _cython_levels():
-    try:
-        from fastopt._cy import isa
-    except ImportError:
-        return []
-    return [level for level in isa.runnable_levels()
-            if importlib.util.find_spec(isa._package(level) + ".lion") is not None]
-
-
-def _twins():
-    found = {f"cython-{level}": importlib.import_module(
-        ("fastopt._cy" if level == "baseline" else f"fastopt._cy.{level}") + ".lion").lion
-        for level in _cython_levels()}
-    if importlib.util.find_spec("numba") is not None and _spec_lists_lion():
-        found["numba"] = importlib.import_module("fastopt.kernels.lion").lion
-    return found
-
-
-TWINS = _twins()
+# tests/test_kernel_spec.py runs every twin (Numba, and the Cython build of every
+# instruction-set level this CPU runs) on the spec's example; here also on the values
+# where a sign is delicate: c = ±0.0 with p = −0.0, NaN and infinite gradients.
+TWINS = {label: kernels.lion for label, kernels in IMPLEMENTATIONS}
 TRANSFORMS = {"plain": (1.0, 0.0, 0.0, 1.0), "transformed": (-0.7, 0.05, 0.01, 1.0),
               "decoupled": (1.0, 0.0, 0.0, 0.999)}
 
 
-def test_the_twins_are_there():
-    if importlib.util.find_spec("fastopt._cy.lion") is not None:
-        assert "cython-baseline" in TWINS
+def test_the_reference_has_the_kernels_parameters():
     assert tuple(inspect.signature(reference_lion).parameters) == PARAMETERS
-    for name, fn in TWINS.items():
-        if name.startswith("cython"):
-            assert tuple(inspect.signature(fn).parameters) == PARAMETERS, name
 
 
 def _kernel_run(fn, p0, m0, grads, scalars):
