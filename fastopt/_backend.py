@@ -100,6 +100,7 @@ def _auto_plan() -> Tuple[str, Dict[str, str]]:
         base, exceptions = AUTO_CHOICE[cython.ISA_LEVEL]
         if base == "cython" or _load(base) is not None:
             return base, exceptions
+        return "cython", {}  # the preferred backend (Numba) does not import here
     for candidate in _FALLBACK_ORDER:
         if _load(candidate) is not None:
             return candidate, {}

@@ -402,6 +402,14 @@ def test_auto_exceptions_give_the_same_bits(monkeypatch):
     np.testing.assert_array_equal(with_auto.view(np.uint64), with_numba.view(np.uint64))
 
 
+def test_auto_serves_cython_where_the_backend_preferred_for_its_level_fails(monkeypatch):
+    """A baseline build prefers Numba; without Numba auto takes Cython, not NumPy."""
+    monkeypatch.setitem(_backend.AUTO_CHOICE, cy.ISA_LEVEL, ("numba", {"sumsq": "cython"}))
+    real_load = _backend._load
+    monkeypatch.setattr(_backend, "_load", lambda name: None if name == "numba" else real_load(name))
+    assert _backend._auto_plan() == ("cython", {})
+
+
 def test_auto_exceptions_load_their_backend_on_first_use(monkeypatch):
     lazy = _backend._AutoKernels(cy, {"adam": "numpy"})
     assert "adam" not in vars(lazy) and lazy.sgd is cy.sgd
