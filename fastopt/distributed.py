@@ -51,7 +51,6 @@ import numpy as np
 
 from .nn.batchnorm import BatchNorm
 from .optim.flat import FlatParams
-from .optim.optimizer import Optimizer
 from .train import Trainer
 
 INSTALL_HINT = ('distributed training needs mpi4py and an MPI library: '
@@ -332,12 +331,13 @@ def model_description(network=None, optimizer=None, params=None):
 
 
 def _as_general(optimizer, params):
-    if isinstance(optimizer, Optimizer):
-        return optimizer
-    if hasattr(optimizer, "bind"):  # a fastopt.book optimizer
-        return optimizer.bind(params)
-    raise TypeError(f"cannot use a {type(optimizer).__name__} here: use a fastopt.optim or "
-                    "fastopt.book optimizer")
+    """The fastopt.optim optimizer that updates *params*: *optimizer* bound to them (a
+    fastopt.optim optimizer is its own, a fastopt.book one binds its general one)."""
+    bind = getattr(optimizer, "bind", None)
+    if bind is None:
+        raise TypeError(f"cannot use a {type(optimizer).__name__} here: use a fastopt.optim or "
+                        "fastopt.book optimizer")
+    return bind(params)
 
 
 def broadcast_parameters(params, context, root=0):
@@ -569,6 +569,7 @@ class DistributedOptimizer:
         if params is None:
             params = network.params if network is not None else optimizer.params()
         self.params, self.network = params, network
+        _as_general(optimizer, params)  # bound: step(grads) updates these params
         self._buffers = _grad_buffers(params)
         if broadcast:
             self.context.check_same("the model and optimizer",
@@ -595,9 +596,7 @@ class DistributedOptimizer:
 
     def step(self, grads=None, *, weight=None):
         self.reduce_gradients(grads, weight=weight)
-        if isinstance(self.optimizer, Optimizer):
-            return self.optimizer.step(grads)
-        return self.optimizer.update(self.params, self.params.grads if grads is None else grads)
+        return self.optimizer.step(grads)
 
     def update(self, params, grads, *, weight=None):
         """The book's ``update(params, grads)`` form."""
@@ -724,10 +723,7 @@ class DistributedTrainer(Trainer):
             self._idle_step()
             local = 0.0
         weight = (hi - lo) / m
-        if isinstance(self.optimizer, Optimizer):
-            self.dist_optimizer.step(net.grads, weight=weight)
-        else:  # a fastopt.book optimizer
-            self.dist_optimizer.update(net.params, net.grads, weight=weight)
+        self.dist_optimizer.step(net.grads, weight=weight)
         self._loss_buf[0] = local * weight
         loss = float(self.context.ordered_total(self._loss_buf, "the loss reduction")[0])
         self.history["loss"].append(loss)
