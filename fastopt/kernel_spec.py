@@ -28,6 +28,7 @@ part of fastopt (the benchmark table included) may import it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import operator
 from functools import cached_property
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
@@ -110,18 +111,23 @@ class KernelSpec:
         """Per argument after the state (the scalars, then the transform): a bool flag?"""
         return tuple(s.flag for s in self.scalars) + (False,) * len(TRANSFORM)
 
+    @cached_property
+    def _pick(self) -> Callable[[Mapping[str, ScalarValue]], Any]:
+        return operator.itemgetter(*self.scalar_names) if self.scalars else (lambda _: ())
+
     def ordered(self, scalars: Mapping[str, ScalarValue]) -> Tuple[ScalarValue, ...]:
         """*scalars* (by name) in the kernel's order; refuses missing or unknown names."""
-        try:
-            values = tuple([scalars[name] for name in self.scalar_names])
-        except KeyError:
-            values = ()
-        if len(values) != len(scalars) or len(values) != len(self.scalar_names):
-            missing = sorted(set(self.scalar_names) - set(scalars))
-            unknown = sorted(set(scalars) - set(self.scalar_names))
-            raise ValueError(f"kernel {self.name!r} takes scalars {list(self.scalar_names)}; "
-                             f"missing {missing}, unknown {unknown}")
-        return values
+        if len(scalars) == len(self.scalars):
+            try:
+                values = self._pick(scalars)  # itemgetter: once per optimizer step, in C
+            except KeyError:
+                pass
+            else:
+                return values if len(self.scalars) != 1 else (values,)
+        missing = sorted(set(self.scalar_names) - set(scalars))
+        unknown = sorted(set(scalars) - set(self.scalar_names))
+        raise ValueError(f"kernel {self.name!r} takes scalars {list(self.scalar_names)}; "
+                         f"missing {missing}, unknown {unknown}")
 
 
 def _update(name: str, family: str, summary: str, state: Tuple[Tuple[str, str], ...],
