@@ -66,9 +66,14 @@ def _run_python(code, **env):
 
 
 def test_every_kernel_is_there_with_the_reference_signature():
+    """Names, kinds and defaults (the compiled functions carry no annotations)."""
     for name in ref.KERNELS:
         fn = getattr(cy, name)
-        assert inspect.signature(fn) == inspect.signature(getattr(ref, name)), name
+        want = inspect.signature(getattr(ref, name))
+        want = want.replace(parameters=[p.replace(annotation=inspect.Parameter.empty)
+                                        for p in want.parameters.values()],
+                            return_annotation=inspect.Signature.empty)
+        assert inspect.signature(fn) == want, name
         assert fn.__doc__, name
 
 

@@ -519,18 +519,9 @@ def _public(fn: _F, serial_fn: _Fn, parallel_fn: _Fn, nargs: int,
     return cast(_F, public)
 
 
-def batchnorm_forward_train(x,  # type: FloatArray
-                            gamma,  # type: FloatArray
-                            beta,  # type: FloatArray
-                            out,  # type: FloatArray
-                            xhat,  # type: FloatArray
-                            mean,  # type: F64Array
-                            var,  # type: F64Array
-                            inv_std,  # type: F64Array
-                            eps,  # type: float
-                            work=None,  # type: Optional[F64Array]
-                            ):
-    # type: (...) -> None
+def batchnorm_forward_train(x: FloatArray, gamma: FloatArray, beta: FloatArray, out: FloatArray,
+                            xhat: FloatArray, mean: F64Array, var: F64Array, inv_std: F64Array,
+                            eps: float, work: Optional[F64Array] = None) -> None:
     """Training forward over (N, D): per-column batch statistics,
     xhat = (x - mean)·inv_std, out = gamma·xhat + beta.
 
@@ -541,16 +532,9 @@ def batchnorm_forward_train(x,  # type: FloatArray
     """
 
 
-def batchnorm_forward_eval(x,  # type: FloatArray
-                           gamma,  # type: FloatArray
-                           beta,  # type: FloatArray
-                           out,  # type: FloatArray
-                           running_mean,  # type: FloatArray
-                           running_var,  # type: FloatArray
-                           eps,  # type: float
-                           work=None,  # type: Optional[F64Array]
-                           ):
-    # type: (...) -> None
+def batchnorm_forward_eval(x: FloatArray, gamma: FloatArray, beta: FloatArray, out: FloatArray,
+                           running_mean: FloatArray, running_var: FloatArray, eps: float,
+                           work: Optional[F64Array] = None) -> None:
     """Inference forward over (N, D):
     out = gamma·((x - running_mean)·(1/sqrt(running_var + eps))) + beta, in float64.
 
@@ -558,16 +542,9 @@ def batchnorm_forward_eval(x,  # type: FloatArray
     """
 
 
-def batchnorm_backward(dout,  # type: FloatArray
-                       xhat,  # type: FloatArray
-                       gamma,  # type: FloatArray
-                       inv_std,  # type: F64Array
-                       dx,  # type: FloatArray
-                       dgamma,  # type: FloatArray
-                       dbeta,  # type: FloatArray
-                       work=None,  # type: Optional[F64Array]
-                       ):
-    # type: (...) -> None
+def batchnorm_backward(dout: FloatArray, xhat: FloatArray, gamma: FloatArray, inv_std: F64Array,
+                       dx: FloatArray, dgamma: FloatArray, dbeta: FloatArray,
+                       work: Optional[F64Array] = None) -> None:
     """Backward over (N, D): dbeta = Σdout, dgamma = Σdout·xhat (float64 sums,
     rounded once to their dtype), and
     dx = (gamma·inv_std)·((dout - Σdout/N) - xhat·(Σdout·xhat/N)).
@@ -576,18 +553,10 @@ def batchnorm_backward(dout,  # type: FloatArray
     """
 
 
-def batchnorm_channel_forward_train(x,  # type: FloatArray
-                                    gamma,  # type: FloatArray
-                                    beta,  # type: FloatArray
-                                    out,  # type: FloatArray
-                                    xhat,  # type: FloatArray
-                                    mean,  # type: F64Array
-                                    var,  # type: F64Array
-                                    inv_std,  # type: F64Array
-                                    eps,  # type: float
-                                    work=None,  # type: Optional[F64Array]
-                                    ):
-    # type: (...) -> None
+def batchnorm_channel_forward_train(x: FloatArray, gamma: FloatArray, beta: FloatArray,
+                                    out: FloatArray, xhat: FloatArray, mean: F64Array,
+                                    var: F64Array, inv_std: F64Array, eps: float,
+                                    work: Optional[F64Array] = None) -> None:
     """Training forward over (N, C, L), one statistic per channel (axes 0 and 2).
 
     x, out, xhat: (N, C, L) C-contiguous, one float dtype (pass a (N, C, H, W)
@@ -597,29 +566,16 @@ def batchnorm_channel_forward_train(x,  # type: FloatArray
     """
 
 
-def batchnorm_channel_forward_eval(x,  # type: FloatArray
-                                   gamma,  # type: FloatArray
-                                   beta,  # type: FloatArray
-                                   out,  # type: FloatArray
-                                   running_mean,  # type: FloatArray
-                                   running_var,  # type: FloatArray
-                                   eps,  # type: float
-                                   work=None,  # type: Optional[F64Array]
-                                   ):
-    # type: (...) -> None
+def batchnorm_channel_forward_eval(x: FloatArray, gamma: FloatArray, beta: FloatArray,
+                                   out: FloatArray, running_mean: FloatArray,
+                                   running_var: FloatArray, eps: float,
+                                   work: Optional[F64Array] = None) -> None:
     """Inference forward over (N, C, L) with per-channel running statistics."""
 
 
-def batchnorm_channel_backward(dout,  # type: FloatArray
-                               xhat,  # type: FloatArray
-                               gamma,  # type: FloatArray
-                               inv_std,  # type: F64Array
-                               dx,  # type: FloatArray
-                               dgamma,  # type: FloatArray
-                               dbeta,  # type: FloatArray
-                               work=None,  # type: Optional[F64Array]
-                               ):
-    # type: (...) -> None
+def batchnorm_channel_backward(dout: FloatArray, xhat: FloatArray, gamma: FloatArray,
+                               inv_std: F64Array, dx: FloatArray, dgamma: FloatArray,
+                               dbeta: FloatArray, work: Optional[F64Array] = None) -> None:
     """Backward over (N, C, L): per-channel dbeta, dgamma (float64 sums) and dx,
     dx = (gamma·inv_std)·((dout - Σdout/(N·L)) - xhat·(Σdout·xhat/(N·L)))."""
 

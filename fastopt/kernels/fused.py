@@ -158,29 +158,12 @@ def _parallel(h: FloatArray) -> bool:
             and numba.get_num_threads() > 1)
 
 
-def bias_bn_relu_dropout_forward(h,  # type: FloatArray
-                                 bias,  # type: FloatArray
-                                 gamma,  # type: FloatArray
-                                 beta,  # type: FloatArray
-                                 y,  # type: FloatArray
-                                 out,  # type: FloatArray
-                                 xhat,  # type: FloatArray
-                                 mean,  # type: F64Array
-                                 var,  # type: F64Array
-                                 inv_std,  # type: F64Array
-                                 eps,  # type: float
-                                 running_mean,  # type: F64Array
-                                 running_var,  # type: F64Array
-                                 momentum,  # type: float
-                                 var_factor,  # type: float
-                                 work,  # type: F64Array
-                                 drop,  # type: bool
-                                 seed,  # type: UInt64
-                                 stream,  # type: UInt64
-                                 threshold,  # type: UInt64
-                                 scale,  # type: Real
-                                 ):
-    # type: (...) -> None
+def bias_bn_relu_dropout_forward(h: FloatArray, bias: FloatArray, gamma: FloatArray,
+                                 beta: FloatArray, y: FloatArray, out: FloatArray, xhat: FloatArray,
+                                 mean: F64Array, var: F64Array, inv_std: F64Array, eps: float,
+                                 running_mean: F64Array, running_var: F64Array, momentum: float,
+                                 var_factor: float, work: F64Array, drop: bool, seed: UInt64,
+                                 stream: UInt64, threshold: UInt64, scale: Real) -> None:
     """Training forward of a hidden layer after its matrix product ``h = x·W``.
 
     ``h += bias`` (in place: h becomes the affine output); batch norm of h
@@ -208,20 +191,10 @@ def bias_bn_relu_dropout_forward(h,  # type: FloatArray
                         scale)
 
 
-def bias_bn_relu_dropout_backward(dout,  # type: FloatArray
-                                  out,  # type: FloatArray
-                                  xhat,  # type: FloatArray
-                                  gamma,  # type: FloatArray
-                                  inv_std,  # type: F64Array
-                                  scale,  # type: Real
-                                  d,  # type: FloatArray
-                                  dx,  # type: FloatArray
-                                  dgamma,  # type: FloatArray
-                                  dbeta,  # type: FloatArray
-                                  dbias,  # type: FloatArray
-                                  work,  # type: F64Array
-                                  ):
-    # type: (...) -> None
+def bias_bn_relu_dropout_backward(dout: FloatArray, out: FloatArray, xhat: FloatArray,
+                                  gamma: FloatArray, inv_std: F64Array, scale: Real, d: FloatArray,
+                                  dx: FloatArray, dgamma: FloatArray, dbeta: FloatArray,
+                                  dbias: FloatArray, work: F64Array) -> None:
     """Backward of the same layer down to its matrix product.
 
     ``d = dout·scale`` where the forward's ``out`` is nonzero, else 0 (ReLU

@@ -68,8 +68,7 @@ def _sumsq_parallel(x):
     return total
 
 
-def sumsq(x):
-    # type: (FloatArray) -> float
+def sumsq(x: FloatArray) -> float:
     """Blocked float64 sum of squares of a 1-D array (thread-count invariant)."""
     if x.shape[0] >= LIGHT_THRESHOLD and numba.get_num_threads() > 1:
         return _sumsq_parallel(x)

@@ -5,8 +5,8 @@ from ._grad import decay_param, transformed_grad
 from ._types import FloatArray, Real
 
 
-def adagrad(p, g, h, lr_t, eps, gscale, clip, wd, decay):
-    # type: (FloatArray, FloatArray, FloatArray, Real, Real, Real, Real, Real, Real) -> None
+def adagrad(p: FloatArray, g: FloatArray, h: FloatArray, lr_t: Real, eps: Real, gscale: Real,
+            clip: Real, wd: Real, decay: Real) -> None:
     """h <- h + x²;  p <- p - (lr_t·x) / (√h + eps)."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
@@ -14,24 +14,9 @@ def adagrad(p, g, h, lr_t, eps, gscale, clip, wd, decay):
     p -= (lr_t * x) / (np.sqrt(h) + eps)
 
 
-def rmsprop(p,  # type: FloatArray
-            g,  # type: FloatArray
-            h,  # type: FloatArray
-            grad_avg,  # type: FloatArray
-            buf,  # type: FloatArray
-            rho,  # type: Real
-            one_minus_rho,  # type: Real
-            lr,  # type: Real
-            eps,  # type: Real
-            centered,  # type: bool
-            mu,  # type: Real
-            use_momentum,  # type: bool
-            gscale,  # type: Real
-            clip,  # type: Real
-            wd,  # type: Real
-            decay,  # type: Real
-            ):
-    # type: (...) -> None
+def rmsprop(p: FloatArray, g: FloatArray, h: FloatArray, grad_avg: FloatArray, buf: FloatArray,
+            rho: Real, one_minus_rho: Real, lr: Real, eps: Real, centered: bool, mu: Real,
+            use_momentum: bool, gscale: Real, clip: Real, wd: Real, decay: Real) -> None:
     """h <- rho·h + ((1-rho)·x)·x; optional centering and momentum buffer."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
@@ -50,20 +35,9 @@ def rmsprop(p,  # type: FloatArray
         p -= (lr * x) / den
 
 
-def adadelta(p,  # type: FloatArray
-             g,  # type: FloatArray
-             h,  # type: FloatArray
-             acc_delta,  # type: FloatArray
-             rho,  # type: Real
-             one_minus_rho,  # type: Real
-             eps,  # type: Real
-             lr,  # type: Real
-             gscale,  # type: Real
-             clip,  # type: Real
-             wd,  # type: Real
-             decay,  # type: Real
-             ):
-    # type: (...) -> None
+def adadelta(p: FloatArray, g: FloatArray, h: FloatArray, acc_delta: FloatArray, rho: Real,
+             one_minus_rho: Real, eps: Real, lr: Real, gscale: Real, clip: Real, wd: Real,
+             decay: Real) -> None:
     """h <- rho·h + (1-rho)·x²;  delta = √(acc_delta+eps)/√(h+eps)·x;  acc_delta <- rho·acc_delta + (1-rho)·delta²."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
@@ -75,23 +49,9 @@ def adadelta(p,  # type: FloatArray
     p -= lr * delta
 
 
-def adam(p,  # type: FloatArray
-         g,  # type: FloatArray
-         m,  # type: FloatArray
-         v,  # type: FloatArray
-         v_max,  # type: FloatArray
-         one_minus_beta1,  # type: Real
-         one_minus_beta2,  # type: Real
-         step_size,  # type: Real
-         bc2_sqrt,  # type: Real
-         eps,  # type: Real
-         amsgrad,  # type: bool
-         gscale,  # type: Real
-         clip,  # type: Real
-         wd,  # type: Real
-         decay,  # type: Real
-         ):
-    # type: (...) -> None
+def adam(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, v_max: FloatArray,
+         one_minus_beta1: Real, one_minus_beta2: Real, step_size: Real, bc2_sqrt: Real, eps: Real,
+         amsgrad: bool, gscale: Real, clip: Real, wd: Real, decay: Real) -> None:
     """m += (1-b1)(x-m); v += (1-b2)(x²-v);  p <- p - (step_size·m) / (√v / bc2_sqrt + eps)."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
@@ -103,20 +63,9 @@ def adam(p,  # type: FloatArray
     p -= (step_size * m) / (np.sqrt(v) / bc2_sqrt + eps)
 
 
-def adamax(p,  # type: FloatArray
-           g,  # type: FloatArray
-           m,  # type: FloatArray
-           u,  # type: FloatArray
-           one_minus_beta1,  # type: Real
-           beta2,  # type: Real
-           eps,  # type: Real
-           lr_t,  # type: Real
-           gscale,  # type: Real
-           clip,  # type: Real
-           wd,  # type: Real
-           decay,  # type: Real
-           ):
-    # type: (...) -> None
+def adamax(p: FloatArray, g: FloatArray, m: FloatArray, u: FloatArray, one_minus_beta1: Real,
+           beta2: Real, eps: Real, lr_t: Real, gscale: Real, clip: Real, wd: Real,
+           decay: Real) -> None:
     """m += (1-b1)(x-m);  u <- max(b2·u, |x| + eps);  p <- p - (lr_t·m) / u."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
@@ -125,22 +74,9 @@ def adamax(p,  # type: FloatArray
     p -= (lr_t * m) / u
 
 
-def nadam(p,  # type: FloatArray
-          g,  # type: FloatArray
-          m,  # type: FloatArray
-          v,  # type: FloatArray
-          one_minus_beta1,  # type: Real
-          one_minus_beta2,  # type: Real
-          bc2,  # type: Real
-          eps,  # type: Real
-          coef_g,  # type: Real
-          coef_m,  # type: Real
-          gscale,  # type: Real
-          clip,  # type: Real
-          wd,  # type: Real
-          decay,  # type: Real
-          ):
-    # type: (...) -> None
+def nadam(p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, one_minus_beta1: Real,
+          one_minus_beta2: Real, bc2: Real, eps: Real, coef_g: Real, coef_m: Real, gscale: Real,
+          clip: Real, wd: Real, decay: Real) -> None:
     """m, v as Adam;  den = √(v/bc2) + eps;  p <- p - (coef_g·x)/den - (coef_m·m)/den."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)

@@ -193,18 +193,9 @@ def _dx(dout: FloatArray, xhat: FloatArray, mb: F64Array, mg: F64Array, k: F64Ar
 # ---------------------------------------------------------------- (N, D)
 
 
-def batchnorm_forward_train(x,  # type: FloatArray
-                            gamma,  # type: FloatArray
-                            beta,  # type: FloatArray
-                            out,  # type: FloatArray
-                            xhat,  # type: FloatArray
-                            mean,  # type: F64Array
-                            var,  # type: F64Array
-                            inv_std,  # type: F64Array
-                            eps,  # type: float
-                            work=None,  # type: Optional[F64Array]
-                            ):
-    # type: (...) -> None
+def batchnorm_forward_train(x: FloatArray, gamma: FloatArray, beta: FloatArray, out: FloatArray,
+                            xhat: FloatArray, mean: F64Array, var: F64Array, inv_std: F64Array,
+                            eps: float, work: Optional[F64Array] = None) -> None:
     """Training forward over (N, D): batch statistics, xhat = (x - mean)·inv_std,
     out = gamma·xhat + beta.
 
@@ -217,32 +208,18 @@ def batchnorm_forward_train(x,  # type: FloatArray
     _normalise(x, mean, inv_std, gamma, beta, out, xhat)
 
 
-def batchnorm_forward_eval(x,  # type: FloatArray
-                           gamma,  # type: FloatArray
-                           beta,  # type: FloatArray
-                           out,  # type: FloatArray
-                           running_mean,  # type: FloatArray
-                           running_var,  # type: FloatArray
-                           eps,  # type: float
-                           work=None,  # type: Optional[F64Array]
-                           ):
-    # type: (...) -> None
+def batchnorm_forward_eval(x: FloatArray, gamma: FloatArray, beta: FloatArray, out: FloatArray,
+                           running_mean: FloatArray, running_var: FloatArray, eps: float,
+                           work: Optional[F64Array] = None) -> None:
     """Inference forward over (N, D):
     out = gamma·((x - running_mean)·(1/sqrt(running_var + eps))) + beta."""
     inv = 1.0 / np.sqrt(running_var.astype(_F64) + eps)
     _normalise(x, running_mean.astype(_F64), inv, gamma, beta, out)
 
 
-def batchnorm_backward(dout,  # type: FloatArray
-                       xhat,  # type: FloatArray
-                       gamma,  # type: FloatArray
-                       inv_std,  # type: F64Array
-                       dx,  # type: FloatArray
-                       dgamma,  # type: FloatArray
-                       dbeta,  # type: FloatArray
-                       work=None,  # type: Optional[F64Array]
-                       ):
-    # type: (...) -> None
+def batchnorm_backward(dout: FloatArray, xhat: FloatArray, gamma: FloatArray, inv_std: F64Array,
+                       dx: FloatArray, dgamma: FloatArray, dbeta: FloatArray,
+                       work: Optional[F64Array] = None) -> None:
     """Backward over (N, D): dbeta = Σdout, dgamma = Σdout·xhat, dx by the closed form."""
     sb, sg = _column_sums(dout, xhat)
     mb, mg, k = _grad_coefs(sb, sg, dout.shape[0], gamma, inv_std, dgamma, dbeta)
@@ -252,18 +229,10 @@ def batchnorm_backward(dout,  # type: FloatArray
 # ---------------------------------------------------------------- (N, C, L)
 
 
-def batchnorm_channel_forward_train(x,  # type: FloatArray
-                                    gamma,  # type: FloatArray
-                                    beta,  # type: FloatArray
-                                    out,  # type: FloatArray
-                                    xhat,  # type: FloatArray
-                                    mean,  # type: F64Array
-                                    var,  # type: F64Array
-                                    inv_std,  # type: F64Array
-                                    eps,  # type: float
-                                    work=None,  # type: Optional[F64Array]
-                                    ):
-    # type: (...) -> None
+def batchnorm_channel_forward_train(x: FloatArray, gamma: FloatArray, beta: FloatArray,
+                                    out: FloatArray, xhat: FloatArray, mean: F64Array,
+                                    var: F64Array, inv_std: F64Array, eps: float,
+                                    work: Optional[F64Array] = None) -> None:
     """Training forward over (N, C, L), one statistic per channel (axes 0 and 2).
 
     Same outputs as :func:`batchnorm_forward_train`, per channel; var = M2/(N·L).
@@ -284,32 +253,19 @@ def batchnorm_channel_forward_train(x,  # type: FloatArray
     _normalise(x, mean[:, None], inv_std[:, None], gamma[:, None], beta[:, None], out, xhat)
 
 
-def batchnorm_channel_forward_eval(x,  # type: FloatArray
-                                   gamma,  # type: FloatArray
-                                   beta,  # type: FloatArray
-                                   out,  # type: FloatArray
-                                   running_mean,  # type: FloatArray
-                                   running_var,  # type: FloatArray
-                                   eps,  # type: float
-                                   work=None,  # type: Optional[F64Array]
-                                   ):
-    # type: (...) -> None
+def batchnorm_channel_forward_eval(x: FloatArray, gamma: FloatArray, beta: FloatArray,
+                                   out: FloatArray, running_mean: FloatArray,
+                                   running_var: FloatArray, eps: float,
+                                   work: Optional[F64Array] = None) -> None:
     """Inference forward over (N, C, L) with per-channel running statistics."""
     inv = 1.0 / np.sqrt(running_var.astype(_F64) + eps)
     _normalise(x, running_mean.astype(_F64)[:, None], inv[:, None], gamma[:, None],
                beta[:, None], out)
 
 
-def batchnorm_channel_backward(dout,  # type: FloatArray
-                               xhat,  # type: FloatArray
-                               gamma,  # type: FloatArray
-                               inv_std,  # type: F64Array
-                               dx,  # type: FloatArray
-                               dgamma,  # type: FloatArray
-                               dbeta,  # type: FloatArray
-                               work=None,  # type: Optional[F64Array]
-                               ):
-    # type: (...) -> None
+def batchnorm_channel_backward(dout: FloatArray, xhat: FloatArray, gamma: FloatArray,
+                               inv_std: F64Array, dx: FloatArray, dgamma: FloatArray,
+                               dbeta: FloatArray, work: Optional[F64Array] = None) -> None:
     """Backward over (N, C, L): per-channel dbeta, dgamma and dx by the closed form."""
     n, c, length = dout.shape
     colb, colg = _column_sums(dout.reshape(n, c * length), xhat.reshape(n, c * length))

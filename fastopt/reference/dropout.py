@@ -25,13 +25,13 @@ def _masked_scale(src: FloatArray, dst: FloatArray, seed: UInt64, stream: UInt64
         d[~keep] = 0  # a real zero: x * 0 would turn inf into NaN
 
 
-def dropout_forward(x, out, seed, stream, offset, threshold, scale):
-    # type: (FloatArray, FloatArray, UInt64, UInt64, UInt64, UInt64, Real) -> None
+def dropout_forward(x: FloatArray, out: FloatArray, seed: UInt64, stream: UInt64, offset: UInt64,
+                    threshold: UInt64, scale: Real) -> None:
     """out[i] = x[i]·scale if element offset+i is kept, else 0 (``out`` may be ``x``)."""
     _masked_scale(x, out, seed, stream, offset, threshold, scale)
 
 
-def dropout_backward(dout, dx, seed, stream, offset, threshold, scale):
-    # type: (FloatArray, FloatArray, UInt64, UInt64, UInt64, UInt64, Real) -> None
+def dropout_backward(dout: FloatArray, dx: FloatArray, seed: UInt64, stream: UInt64, offset: UInt64,
+                     threshold: UInt64, scale: Real) -> None:
     """dx[i] = dout[i]·scale if element offset+i is kept, else 0 (the forward's mask)."""
     _masked_scale(dout, dx, seed, stream, offset, threshold, scale)

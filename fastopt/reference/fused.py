@@ -9,29 +9,12 @@ from .dropout import dropout_forward
 _OFFSET = np.uint64(0)
 
 
-def bias_bn_relu_dropout_forward(h,  # type: FloatArray
-                                 bias,  # type: FloatArray
-                                 gamma,  # type: FloatArray
-                                 beta,  # type: FloatArray
-                                 y,  # type: FloatArray
-                                 out,  # type: FloatArray
-                                 xhat,  # type: FloatArray
-                                 mean,  # type: F64Array
-                                 var,  # type: F64Array
-                                 inv_std,  # type: F64Array
-                                 eps,  # type: float
-                                 running_mean,  # type: F64Array
-                                 running_var,  # type: F64Array
-                                 momentum,  # type: float
-                                 var_factor,  # type: float
-                                 work,  # type: F64Array
-                                 drop,  # type: bool
-                                 seed,  # type: UInt64
-                                 stream,  # type: UInt64
-                                 threshold,  # type: UInt64
-                                 scale,  # type: Real
-                                 ):
-    # type: (...) -> None
+def bias_bn_relu_dropout_forward(h: FloatArray, bias: FloatArray, gamma: FloatArray,
+                                 beta: FloatArray, y: FloatArray, out: FloatArray, xhat: FloatArray,
+                                 mean: F64Array, var: F64Array, inv_std: F64Array, eps: float,
+                                 running_mean: F64Array, running_var: F64Array, momentum: float,
+                                 var_factor: float, work: F64Array, drop: bool, seed: UInt64,
+                                 stream: UInt64, threshold: UInt64, scale: Real) -> None:
     """h += bias; y = batchnorm(h); running statistics updated; out = relu(y), then
     dropout(out) in place if *drop* (the separate twins in order)."""
     np.add(h, bias, out=h)
@@ -45,20 +28,10 @@ def bias_bn_relu_dropout_forward(h,  # type: FloatArray
         dropout_forward(out.reshape(-1), out.reshape(-1), seed, stream, _OFFSET, threshold, scale)
 
 
-def bias_bn_relu_dropout_backward(dout,  # type: FloatArray
-                                  out,  # type: FloatArray
-                                  xhat,  # type: FloatArray
-                                  gamma,  # type: FloatArray
-                                  inv_std,  # type: F64Array
-                                  scale,  # type: Real
-                                  d,  # type: FloatArray
-                                  dx,  # type: FloatArray
-                                  dgamma,  # type: FloatArray
-                                  dbeta,  # type: FloatArray
-                                  dbias,  # type: FloatArray
-                                  work,  # type: F64Array
-                                  ):
-    # type: (...) -> None
+def bias_bn_relu_dropout_backward(dout: FloatArray, out: FloatArray, xhat: FloatArray,
+                                  gamma: FloatArray, inv_std: F64Array, scale: Real, d: FloatArray,
+                                  dx: FloatArray, dgamma: FloatArray, dbeta: FloatArray,
+                                  dbias: FloatArray, work: F64Array) -> None:
     """d = dout·scale where out ≠ 0, else 0; batch-norm backward of d into dx; dbias = Σ_rows dx."""
     with np.errstate(over="ignore"):
         np.multiply(dout, scale, out=d)

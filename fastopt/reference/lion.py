@@ -5,20 +5,9 @@ from ._grad import decay_param, transformed_grad
 from ._types import FloatArray, Real
 
 
-def lion(p,  # type: FloatArray
-         g,  # type: FloatArray
-         m,  # type: FloatArray
-         beta1,  # type: Real
-         one_minus_beta1,  # type: Real
-         beta2,  # type: Real
-         one_minus_beta2,  # type: Real
-         lr,  # type: Real
-         gscale,  # type: Real
-         clip,  # type: Real
-         wd,  # type: Real
-         decay,  # type: Real
-         ):
-    # type: (...) -> None
+def lion(p: FloatArray, g: FloatArray, m: FloatArray, beta1: Real, one_minus_beta1: Real,
+         beta2: Real, one_minus_beta2: Real, lr: Real, gscale: Real, clip: Real, wd: Real,
+         decay: Real) -> None:
     """c = b1·m + (1-b1)·x;  p <- p - lr·sign(c);  m <- b2·m + (1-b2)·x.
 
     ``np.sign``: +1 or -1, NaN for NaN, and +0.0 for both zeros (so

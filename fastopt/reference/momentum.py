@@ -3,28 +3,17 @@ from ._grad import decay_param, transformed_grad
 from ._types import FloatArray, Real
 
 
-def sgd(p, g, lr, gscale, clip, wd, decay):
-    # type: (FloatArray, FloatArray, Real, Real, Real, Real, Real) -> None
+def sgd(p: FloatArray, g: FloatArray, lr: Real, gscale: Real, clip: Real, wd: Real,
+        decay: Real) -> None:
     """p <- p - lr * x."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
     p -= lr * x
 
 
-def momentum(p,  # type: FloatArray
-             g,  # type: FloatArray
-             buf,  # type: FloatArray
-             mu,  # type: Real
-             damp,  # type: Real
-             coef,  # type: Real
-             nesterov,  # type: bool
-             nest_mu,  # type: Real
-             gscale,  # type: Real
-             clip,  # type: Real
-             wd,  # type: Real
-             decay,  # type: Real
-             ):
-    # type: (...) -> None
+def momentum(p: FloatArray, g: FloatArray, buf: FloatArray, mu: Real, damp: Real, coef: Real,
+             nesterov: bool, nest_mu: Real, gscale: Real, clip: Real, wd: Real,
+             decay: Real) -> None:
     """buf <- mu*buf + damp*x;  d = x + nest_mu*buf (nesterov) or buf;  p <- p + coef*d."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
@@ -34,19 +23,8 @@ def momentum(p,  # type: FloatArray
     p += coef * d
 
 
-def nesterov(p,  # type: FloatArray
-             g,  # type: FloatArray
-             v,  # type: FloatArray
-             mu_squared,  # type: Real
-             one_plus_mu_lr,  # type: Real
-             mu,  # type: Real
-             lr,  # type: Real
-             gscale,  # type: Real
-             clip,  # type: Real
-             wd,  # type: Real
-             decay,  # type: Real
-             ):
-    # type: (...) -> None
+def nesterov(p: FloatArray, g: FloatArray, v: FloatArray, mu_squared: Real, one_plus_mu_lr: Real,
+             mu: Real, lr: Real, gscale: Real, clip: Real, wd: Real, decay: Real) -> None:
     """The book's corrected (2021) Nesterov: p += mu²v; p -= (1+mu)·lr·x; v <- mu·v - lr·x."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)

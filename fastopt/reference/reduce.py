@@ -15,8 +15,7 @@ BLOCK = 4096
 LANES = 8
 
 
-def sumsq(x):
-    # type: (FloatArray) -> float
+def sumsq(x: FloatArray) -> float:
     """Blocked float64 sum of squares of a 1-D array (see module docstring)."""
     n = x.shape[0]
     if n == 0:

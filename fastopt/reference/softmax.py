@@ -18,14 +18,13 @@ import numpy as np
 from ._types import FloatArray, IntArray
 
 
-def softmax_shift(x, out):
-    # type: (FloatArray, FloatArray) -> None
+def softmax_shift(x: FloatArray, out: FloatArray) -> None:
     """out = x − (row maximum of x); a row holding NaN becomes NaN."""
     np.subtract(x, np.max(x, axis=1, keepdims=True), out=out)
 
 
-def softmax_pick(e, sums, t, y, picks):
-    # type: (FloatArray, FloatArray, IntArray, FloatArray, FloatArray) -> int
+def softmax_pick(e: FloatArray, sums: FloatArray, t: IntArray, y: FloatArray,
+                 picks: FloatArray) -> int:
     """y = e / sums[:, None]; picks = y[n, t[n]] + 1e-7. Returns the count of bad labels."""
     c = e.shape[1]
     bad = int(np.count_nonzero((t < 0) | (t >= c)))
@@ -36,8 +35,7 @@ def softmax_pick(e, sums, t, y, picks):
     return 0
 
 
-def softmax_xent_backward(y, t, dx):
-    # type: (FloatArray, IntArray, FloatArray) -> None
+def softmax_xent_backward(y: FloatArray, t: IntArray, dx: FloatArray) -> None:
     """dx = (y − onehot(t)) / N, as the book: y.copy(); dx[n, t[n]] −= 1; dx / N."""
     n = y.shape[0]
     np.copyto(dx, y)
