@@ -297,7 +297,7 @@ SPECS: Tuple[KernelSpec, ...] = (
             {"momentum": "Momentum"}, weight="light"),
     _update("nesterov", "momentum",
             "the book's corrected (2021) Nesterov: p += mu²·v; p −= (1+mu)·lr·x; v ← mu·v − lr·x",
-            (("v", "velocity, the book's v"),),
+            (("velocity", "velocity, the book's v"),),
             (Scalar("mu_squared", "μ²"), Scalar("one_plus_mu_lr", "(1 + μ)·η"),
              Scalar("mu", "momentum μ"), _LR),
             (Example("nesterov-book", {"mu_squared": 0.81, "one_plus_mu_lr": 0.019, "mu": 0.9,

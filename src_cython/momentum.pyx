@@ -46,7 +46,7 @@ cdef inline void _momentum_loop(Py_ssize_t lo, Py_ssize_t hi, floating* p, float
             p[i] = pi + coef * b
 
 
-cdef void _nesterov(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating* g, floating* v,
+cdef void _nesterov(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating* g, floating* velocity,
                     floating mu_squared, floating one_plus_mu_lr, floating mu, floating lr, floating gscale,
                     floating clip, floating wd, floating decay) noexcept nogil:
     cdef Py_ssize_t i
@@ -54,9 +54,9 @@ cdef void _nesterov(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating* g, floa
     for i in range(lo, hi):
         pi = decayed(p[i], decay)
         x = transformed(g[i], pi, gscale, clip, wd)
-        vi = v[i]
+        vi = velocity[i]
         p[i] = (pi + mu_squared * vi) - one_plus_mu_lr * x
-        v[i] = vi * mu - lr * x
+        velocity[i] = vi * mu - lr * x
 
 
 def sgd(floating[::1] p, floating[::1] g, floating lr, floating gscale, floating clip,
@@ -109,14 +109,16 @@ def momentum(floating[::1] p, floating[::1] g, floating[::1] buf, floating mu, f
                       clip, wd, decay)
 
 
-def nesterov(floating[::1] p, floating[::1] g, floating[::1] v, floating mu_squared, floating one_plus_mu_lr,
+def nesterov(floating[::1] p, floating[::1] g, floating[::1] velocity, floating mu_squared,
+             floating one_plus_mu_lr,
              floating mu, floating lr, floating gscale, floating clip, floating wd,
              floating decay):
-    """The book's corrected (2021) Nesterov: p += mu²·v; p -= (1+mu)·lr·x; v <- mu·v - lr·x.
+    """The book's corrected (2021) Nesterov: p += mu²·velocity; p -= (1+mu)·lr·x;
+    velocity <- mu·velocity - lr·x.
 
     Parameters
     ----------
-    p, g, v : ndarray
+    p, g, velocity : ndarray
         Parameter, gradient and velocity (updated in place).
     mu_squared, one_plus_mu_lr, mu, lr : float
         mu², (1 + mu)·lr, mu and lr in the buffers' dtype.
@@ -128,7 +130,9 @@ def nesterov(floating[::1] p, floating[::1] g, floating[::1] v, floating mu_squa
         if go_parallel(n, LIGHT):
             for c in prange(n_chunks(n), schedule="static"):
                 lo = c * CHUNK
-                _nesterov(lo, min(lo + CHUNK, n), &p[0], &g[0], &v[0], mu_squared, one_plus_mu_lr, mu, lr,
+                _nesterov(lo, min(lo + CHUNK, n), &p[0], &g[0], &velocity[0], mu_squared,
+                          one_plus_mu_lr, mu, lr,
                           gscale, clip, wd, decay)
         else:
-            _nesterov(0, n, &p[0], &g[0], &v[0], mu_squared, one_plus_mu_lr, mu, lr, gscale, clip, wd, decay)
+            _nesterov(0, n, &p[0], &g[0], &velocity[0], mu_squared, one_plus_mu_lr, mu, lr,
+                      gscale, clip, wd, decay)

@@ -339,3 +339,16 @@ def test_short_openblas_wait_unless_set():
     code = "import os, fastopt; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
     assert _run_python(code, OPENBLAS_THREAD_TIMEOUT=None).stdout.strip() == "20"
     assert _run_python(code, OPENBLAS_THREAD_TIMEOUT="7").stdout.strip() == "7"
+
+
+def test_nesterov_loads_a_checkpoint_that_calls_its_velocity_v():
+    optim = fo.optim
+    """fastopt 0.1 saved Nesterov's velocity as "v" (the name of Adam's second moment)."""
+    w = np.arange(5.0)
+    opt = optim.Nesterov({"w": w}, lr=0.1)
+    opt.step({"w": np.ones(5)})
+    saved = opt.state_dict()
+    saved["state"]["w"] = {"v": saved["state"]["w"].pop("velocity")}
+    fresh = optim.Nesterov({"w": w.copy()}, lr=0.1)
+    fresh.load_state_dict(saved)
+    np.testing.assert_array_equal(fresh.state_view("w", "velocity"), opt.state_view("w", "velocity"))

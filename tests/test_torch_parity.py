@@ -267,7 +267,7 @@ def test_case_table_uses_every_torch_compatible_optimizer():
 BOOK_FORMS = {
     # fastopt class, its state key, torch SGD kwargs (besides lr and momentum)
     "Momentum": ("buf", dict()),
-    "Nesterov": ("v", dict(nesterov=True)),
+    "Nesterov": ("velocity", dict(nesterov=True)),
 }
 
 

@@ -224,7 +224,7 @@ class Nesterov(Momentum):
 
     @property
     def v(self) -> Optional[Dict[str, NDArray[Any]]]:
-        return self._state("v")
+        return self._state("velocity")
 
 
 class AdaGrad(_BookOptimizer):

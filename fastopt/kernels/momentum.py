@@ -26,13 +26,14 @@ def _momentum(lo, hi, p, g, buf, mu, damp, coef, nesterov, nest_mu, transform):
 
 
 @jit
-def _nesterov(lo, hi, p, g, v, mu_squared, one_plus_mu_lr, mu, lr, transform):
-    """The book's corrected (2021) Nesterov: p += mu²v; p -= (1+mu)·lr·x; v <- mu·v - lr·x."""
+def _nesterov(lo, hi, p, g, velocity, mu_squared, one_plus_mu_lr, mu, lr, transform):
+    """The book's corrected (2021) Nesterov: p += mu²·velocity; p -= (1+mu)·lr·x;
+    velocity <- mu·velocity - lr·x."""
     for i in range(lo, hi):
         pi, x = prepared(p[i], g[i], transform)
-        vi = v[i]
+        vi = velocity[i]
         p[i] = (pi + mu_squared * vi) - one_plus_mu_lr * x
-        v[i] = vi * mu - lr * x
+        velocity[i] = vi * mu - lr * x
 
 
 @jit_parallel

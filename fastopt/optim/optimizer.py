@@ -82,6 +82,8 @@ class Optimizer(TorchOptimizerAPI):
     kernel: ClassVar[Optional[str]] = None
     #: extra hyperparameters: name -> check(name, value) -> value
     hyperparameters: ClassVar[Mapping[str, Check]] = {}
+    #: state keys of older checkpoints -> today's (renamed to say what they hold)
+    legacy_state_keys: ClassVar[Mapping[str, str]] = {}
 
     defaults: Group
     param_groups: List[Group]
@@ -569,6 +571,8 @@ class Optimizer(TorchOptimizerAPI):
                     where = f"state_dict['state'][{name!r}]"
                     if not isinstance(entry, dict):
                         raise TypeError(f"{where} must be a dict")
+                    if self.legacy_state_keys:
+                        entry = {self.legacy_state_keys.get(k, k): v for k, v in entry.items()}
                     _expect_keys(entry, expected, where)
                     for key in sorted(expected):
                         value = entry[key]

@@ -172,9 +172,11 @@ class Nesterov(Momentum):
     """
 
     kernel = "nesterov"
+    #: fastopt 0.1 checkpoints called the velocity "v" (Adam's second moment is "v" too)
+    legacy_state_keys = {"v": "velocity"}
 
     def _state_init(self, group: Group) -> Dict[str, float]:
-        return {"v": 0.0}
+        return {"velocity": 0.0}
 
     def _scalars(self, group: Group, lr: float, step: int,
                  gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:

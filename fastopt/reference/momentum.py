@@ -23,12 +23,14 @@ def momentum(p: FloatArray, g: FloatArray, buf: FloatArray, mu: Real, damp: Real
     p += coef * d
 
 
-def nesterov(p: FloatArray, g: FloatArray, v: FloatArray, mu_squared: Real, one_plus_mu_lr: Real,
+def nesterov(p: FloatArray, g: FloatArray, velocity: FloatArray, mu_squared: Real,
+             one_plus_mu_lr: Real,
              mu: Real, lr: Real, gscale: Real, clip: Real, wd: Real, decay: Real) -> None:
-    """The book's corrected (2021) Nesterov: p += mu²v; p -= (1+mu)·lr·x; v <- mu·v - lr·x."""
+    """The book's corrected (2021) Nesterov: p += mu²·velocity; p -= (1+mu)·lr·x;
+    velocity <- mu·velocity - lr·x."""
     decay_param(p, decay)
     x = transformed_grad(p, g, gscale, clip, wd)
-    p += mu_squared * v
+    p += mu_squared * velocity
     p -= one_plus_mu_lr * x
-    v *= mu
-    v -= lr * x
+    velocity *= mu
+    velocity -= lr * x
