@@ -162,7 +162,7 @@ def test_lbfgs_and_bad_settings_raise_clearly():
     with pytest.raises(ValueError, match="dtype"):
         MLPClassifier(dtype=np.int32).fit(X, y)
     with pytest.raises(ValueError, match="optimizer"):
-        MLPClassifier(optimizer="lion").fit(X, y)
+        MLPClassifier(optimizer="adabelief").fit(X, y)
     with pytest.raises(ValueError, match="early_stopping"):
         MLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
     clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, warm_start=True).fit(X, y)
