@@ -144,9 +144,10 @@ def _floats(rng: np.random.Generator, shape: Any, dtype: np.dtype, low: float = 
 
 
 def _rows(n: int) -> Tuple[int, int]:
-    """(N, D) with about n elements, D odd so no row is a whole number of vectors."""
-    d = 37
-    return max(1, n // d), d
+    """(N, D) with about n elements (at least 2 rows); D odd so no row is a whole number
+    of vectors, about a hidden layer's width."""
+    d = 101
+    return max(2, n // d), d
 
 
 def _bn_train(n: int, dt: np.dtype, rng: np.random.Generator) -> Tuple[Any, ...]:
@@ -172,7 +173,8 @@ def _bn_backward(n: int, dt: np.dtype, rng: np.random.Generator) -> Tuple[Any, .
 
 
 def _channels(n: int) -> Tuple[int, int, int]:
-    return max(1, n // 15), 3, 5
+    """(N, C, L): 3 channels of 7x7 maps, at least 2 samples."""
+    return max(2, n // 147), 3, 49
 
 
 def _bn_channel_train(n: int, dt: np.dtype, rng: np.random.Generator) -> Tuple[Any, ...]:

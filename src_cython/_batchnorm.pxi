@@ -16,6 +16,156 @@ ctypedef fused real_r:  # running_mean, running_var
 cdef enum:
     ROW_BLOCK = 32  # rows per statistics block (part of the definition of the results)
 
+# The float32 rows of the (N, D) kernels on AVX-512: GCC vectorises their float32 <->
+# float64 arithmetic 16 floats at a time, splitting and joining vectors with a lane
+# shuffle per conversion (vextractf32x8 / vinsertf64x4, the hottest instructions of the
+# forward under perf); these helpers convert 8 at a time straight from and to memory, as
+# Numba's LLVM does, the last partial vector under a mask. The same operations in the
+# same order as the loops they replace, so the bits do not change.
+cdef extern from *:
+    """
+    #if defined(__AVX512F__) && defined(__AVX512VL__)
+    #include <immintrin.h>
+    #define FO_BN_ROWS_AVX512 1
+    static inline __mmask8 fo_lanes(Py_ssize_t j, Py_ssize_t d) {
+        return d - j >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (d - j)) - 1u);
+    }
+    static inline __m512d fo_load_f32(const float* p, __mmask8 k) {
+        return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, p));
+    }
+    static inline void fo_store_f32(float* p, __mmask8 k, __m512d v) {
+        _mm256_mask_storeu_ps(p, k, _mm512_cvtpd_ps(v));
+    }
+    /* Welford: delta = v - m; m = m + delta*w; q = q + delta*(v - m) */
+    static inline void fo_welford_row(const float* xr, double* pm, double* pq, Py_ssize_t d,
+                                      double w) {
+        __m512d vw = _mm512_set1_pd(w);
+        Py_ssize_t j = 0;
+        for (; j + 8 <= d; j += 8) {
+            const __mmask8 k = 0xFF;
+            __m512d v = fo_load_f32(xr + j, k);
+            __m512d m = _mm512_maskz_loadu_pd(k, pm + j);
+            __m512d delta = _mm512_sub_pd(v, m);
+            m = _mm512_add_pd(m, _mm512_mul_pd(delta, vw));
+            _mm512_mask_storeu_pd(pm + j, k, m);
+            __m512d q = _mm512_maskz_loadu_pd(k, pq + j);
+            _mm512_mask_storeu_pd(pq + j, k, _mm512_add_pd(q, _mm512_mul_pd(delta, _mm512_sub_pd(v, m))));
+        }
+        if (j < d) {
+            const __mmask8 k = fo_lanes(j, d);
+            __m512d v = fo_load_f32(xr + j, k);
+            __m512d m = _mm512_maskz_loadu_pd(k, pm + j);
+            __m512d delta = _mm512_sub_pd(v, m);
+            m = _mm512_add_pd(m, _mm512_mul_pd(delta, vw));
+            _mm512_mask_storeu_pd(pm + j, k, m);
+            __m512d q = _mm512_maskz_loadu_pd(k, pq + j);
+            _mm512_mask_storeu_pd(pq + j, k, _mm512_add_pd(q, _mm512_mul_pd(delta, _mm512_sub_pd(v, m))));
+        }
+    }
+    /* xh = (x - mean)*inv_std; xhat = xh; out = gamma*xh + beta */
+    static inline void fo_normalise_row(const float* xr, const float* gamma, const float* beta,
+                                        float* outr, float* hr, const double* mean,
+                                        const double* inv_std, Py_ssize_t d) {
+        Py_ssize_t j = 0;
+        for (; j + 8 <= d; j += 8) {
+            const __mmask8 k = 0xFF;
+            __m512d xh = _mm512_mul_pd(_mm512_sub_pd(fo_load_f32(xr + j, k),
+                                                     _mm512_maskz_loadu_pd(k, mean + j)),
+                                       _mm512_maskz_loadu_pd(k, inv_std + j));
+            fo_store_f32(hr + j, k, xh);
+            fo_store_f32(outr + j, k, _mm512_add_pd(_mm512_mul_pd(fo_load_f32(gamma + j, k), xh),
+                                                    fo_load_f32(beta + j, k)));
+        }
+        if (j < d) {
+            const __mmask8 k = fo_lanes(j, d);
+            __m512d xh = _mm512_mul_pd(_mm512_sub_pd(fo_load_f32(xr + j, k),
+                                                     _mm512_maskz_loadu_pd(k, mean + j)),
+                                       _mm512_maskz_loadu_pd(k, inv_std + j));
+            fo_store_f32(hr + j, k, xh);
+            fo_store_f32(outr + j, k, _mm512_add_pd(_mm512_mul_pd(fo_load_f32(gamma + j, k), xh),
+                                                    fo_load_f32(beta + j, k)));
+        }
+    }
+    /* xh = (x - running_mean)*inv; out = gamma*xh + beta (running_mean float32 too) */
+    static inline void fo_eval_row(const float* xr, const float* gamma, const float* beta,
+                                   float* outr, const float* running_mean, const double* inv,
+                                   Py_ssize_t d) {
+        Py_ssize_t j = 0;
+        for (; j + 8 <= d; j += 8) {
+            const __mmask8 k = 0xFF;
+            __m512d xh = _mm512_mul_pd(_mm512_sub_pd(fo_load_f32(xr + j, k), fo_load_f32(running_mean + j, k)),
+                                       _mm512_maskz_loadu_pd(k, inv + j));
+            fo_store_f32(outr + j, k, _mm512_add_pd(_mm512_mul_pd(fo_load_f32(gamma + j, k), xh),
+                                                    fo_load_f32(beta + j, k)));
+        }
+        if (j < d) {
+            const __mmask8 k = fo_lanes(j, d);
+            __m512d xh = _mm512_mul_pd(_mm512_sub_pd(fo_load_f32(xr + j, k), fo_load_f32(running_mean + j, k)),
+                                       _mm512_maskz_loadu_pd(k, inv + j));
+            fo_store_f32(outr + j, k, _mm512_add_pd(_mm512_mul_pd(fo_load_f32(gamma + j, k), xh),
+                                                    fo_load_f32(beta + j, k)));
+        }
+    }
+    /* sb = sb + g; sg = sg + g*h */
+    static inline void fo_sums_row(const float* dr, const float* hr, double* sb, double* sg,
+                                   Py_ssize_t d) {
+        Py_ssize_t j = 0;
+        for (; j + 8 <= d; j += 8) {
+            const __mmask8 k = 0xFF;
+            __m512d g = fo_load_f32(dr + j, k);
+            _mm512_mask_storeu_pd(sb + j, k, _mm512_add_pd(_mm512_maskz_loadu_pd(k, sb + j), g));
+            _mm512_mask_storeu_pd(sg + j, k, _mm512_add_pd(_mm512_maskz_loadu_pd(k, sg + j),
+                                                           _mm512_mul_pd(g, fo_load_f32(hr + j, k))));
+        }
+        if (j < d) {
+            const __mmask8 k = fo_lanes(j, d);
+            __m512d g = fo_load_f32(dr + j, k);
+            _mm512_mask_storeu_pd(sb + j, k, _mm512_add_pd(_mm512_maskz_loadu_pd(k, sb + j), g));
+            _mm512_mask_storeu_pd(sg + j, k, _mm512_add_pd(_mm512_maskz_loadu_pd(k, sg + j),
+                                                           _mm512_mul_pd(g, fo_load_f32(hr + j, k))));
+        }
+    }
+    /* dx = k*((dout - mb) - xhat*mg) */
+    static inline void fo_dx_row(const float* dr, const float* hr, float* dxr, const double* mb,
+                                 const double* mg, const double* kk, Py_ssize_t d) {
+        Py_ssize_t j = 0;
+        for (; j + 8 <= d; j += 8) {
+            const __mmask8 k = 0xFF;
+            __m512d t = _mm512_sub_pd(_mm512_sub_pd(fo_load_f32(dr + j, k), _mm512_maskz_loadu_pd(k, mb + j)),
+                                      _mm512_mul_pd(fo_load_f32(hr + j, k), _mm512_maskz_loadu_pd(k, mg + j)));
+            fo_store_f32(dxr + j, k, _mm512_mul_pd(_mm512_maskz_loadu_pd(k, kk + j), t));
+        }
+        if (j < d) {
+            const __mmask8 k = fo_lanes(j, d);
+            __m512d t = _mm512_sub_pd(_mm512_sub_pd(fo_load_f32(dr + j, k), _mm512_maskz_loadu_pd(k, mb + j)),
+                                      _mm512_mul_pd(fo_load_f32(hr + j, k), _mm512_maskz_loadu_pd(k, mg + j)));
+            fo_store_f32(dxr + j, k, _mm512_mul_pd(_mm512_maskz_loadu_pd(k, kk + j), t));
+        }
+    }
+    #else
+    #define FO_BN_ROWS_AVX512 0
+    static inline void fo_welford_row(const float* a, double* b, double* c, Py_ssize_t d, double w) {}
+    static inline void fo_normalise_row(const float* a, const float* b, const float* c, float* e,
+                                        float* f, const double* g, const double* h, Py_ssize_t d) {}
+    static inline void fo_sums_row(const float* a, const float* b, double* c, double* e, Py_ssize_t d) {}
+    static inline void fo_eval_row(const float* a, const float* b, const float* c, float* e,
+                                   const float* f, const double* g, Py_ssize_t d) {}
+    static inline void fo_dx_row(const float* a, const float* b, float* c, const double* e,
+                                 const double* f, const double* g, Py_ssize_t d) {}
+    #endif
+    """
+    const bint BN_ROWS_AVX512 "FO_BN_ROWS_AVX512"
+    void fo_welford_row(const float* xr, double* pm, double* pq, Py_ssize_t d, double w) noexcept nogil
+    void fo_normalise_row(const float* xr, const float* gamma, const float* beta, float* outr,
+                          float* hr, const double* mean, const double* inv_std,
+                          Py_ssize_t d) noexcept nogil
+    void fo_sums_row(const float* dr, const float* hr, double* sb, double* sg,
+                     Py_ssize_t d) noexcept nogil
+    void fo_eval_row(const float* xr, const float* gamma, const float* beta, float* outr,
+                     const float* running_mean, const double* inv, Py_ssize_t d) noexcept nogil
+    void fo_dx_row(const float* dr, const float* hr, float* dxr, const double* mb,
+                   const double* mg, const double* k, Py_ssize_t d) noexcept nogil
+
 #: Elements (N·D or N·C·L) from which the kernels run multi-threaded (when
 #: there are at least two row blocks): the optimizer kernels' threshold (``HEAVY``,
 #: from ``_jit.pxi``, which every module including this one includes first).
@@ -52,6 +202,9 @@ cdef void _welford_block(Py_ssize_t b, const floating* x, Py_ssize_t n, Py_ssize
     for r in range(r0, r1):
         w = 1.0 / <double>(r - r0 + 1)
         xr = x + r * d
+        if floating is float and BN_ROWS_AVX512:
+            fo_welford_row(xr, pm, pq, d, w)
+            continue
         for j in range(d):
             v = <double>xr[j]
             m = pm[j]
@@ -131,6 +284,9 @@ cdef void _sums_block(Py_ssize_t b, const floating* dout, const floating* xhat, 
     for r in range(r0, r1):
         dr = dout + r * d
         hr = xhat + r * d
+        if floating is float and BN_ROWS_AVX512:
+            fo_sums_row(dr, hr, sb, sg, d)
+            continue
         for j in range(d):
             g = <double>dr[j]
             sb[j] = sb[j] + g
@@ -188,6 +344,9 @@ cdef void _normalise_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floa
     cdef Py_ssize_t r, j
     cdef double xh
     for r in range(r0, r1):
+        if floating is float and real_p is float and BN_ROWS_AVX512:
+            fo_normalise_row(x + r * d, gamma, beta, out + r * d, xhat + r * d, mean, inv_std, d)
+            continue
         for j in range(d):
             xh = (<double>x[r * d + j] - mean[j]) * inv_std[j]
             xhat[r * d + j] = <floating>xh
@@ -200,6 +359,9 @@ cdef void _eval_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floating*
     cdef Py_ssize_t r, j
     cdef double xh
     for r in range(r0, r1):
+        if floating is float and real_p is float and real_r is float and BN_ROWS_AVX512:
+            fo_eval_row(x + r * d, gamma, beta, out + r * d, running_mean, inv, d)
+            continue
         for j in range(d):
             xh = (<double>x[r * d + j] - <double>running_mean[j]) * inv[j]
             out[r * d + j] = <floating>(<double>gamma[j] * xh + <double>beta[j])
@@ -212,6 +374,9 @@ cdef void _dx_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floating* d
     cdef const double* k = coef + 2 * d
     cdef Py_ssize_t r, j
     for r in range(r0, r1):
+        if floating is float and BN_ROWS_AVX512:
+            fo_dx_row(dout + r * d, xhat + r * d, dx + r * d, mb, mg, k, d)
+            continue
         for j in range(d):
             dx[r * d + j] = <floating>(
                 k[j] * ((<double>dout[r * d + j] - mb[j]) - <double>xhat[r * d + j] * mg[j]))
