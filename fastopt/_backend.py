@@ -37,11 +37,12 @@ _MODULES: Dict[str, str] = {
     "numpy": "fastopt.reference",
 }
 #: Cython build level -> (backend ``auto`` serves, {kernel: backend it takes instead}).
-#: Measured with ``fastopt bench`` on the 2-core EPYC dev VM (float32, 1 thread): the
-#: AVX2/AVX-512 builds run every kernel within 10 % of Numba's time, so ``auto`` takes
-#: Cython's (no compilation); the baseline (SSE2) build ran Adam-like kernels 1.9-2.1x
-#: slower, so there ``auto`` serves Numba's, with Cython's blocked sum of squares (2.1-2.5x
-#: faster than Numba's).
+#: Measured with ``fastopt bench`` on the 2-core EPYC dev VM (1 thread): the AVX2/AVX-512
+#: builds run the optimizers at 0.87-1.05x Numba's time and the other kernels at
+#: 0.4-1.1x (batch norm's runs spread to 1.3x), float32 and float64, so ``auto`` takes
+#: Cython's (no compilation: a first ``fastopt train`` 1.4 s instead of 7.8 s); the
+#: baseline (SSE2) build ran Adam-like kernels 1.9-2.1x slower, so there ``auto`` serves
+#: Numba's, with Cython's blocked sum of squares (2.1-2.5x faster than Numba's).
 AUTO_CHOICE: Dict[str, Tuple[str, Dict[str, str]]] = {
     "avx512": ("cython", {}),
     "avx2": ("cython", {}),
