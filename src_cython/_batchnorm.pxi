@@ -33,114 +33,81 @@ cdef extern from *:
     static inline __m512d fo_load_f32(const float* p, __mmask8 k) {
         return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, p));
     }
+    static inline __m512d fo_load_f64(const double* p, __mmask8 k) {
+        return _mm512_maskz_loadu_pd(k, p);
+    }
     static inline void fo_store_f32(float* p, __mmask8 k, __m512d v) {
         _mm256_mask_storeu_ps(p, k, _mm512_cvtpd_ps(v));
     }
+    /* Each row function runs its step over the whole vectors with a constant all-ones
+       mask (the compiler drops it), then once over the rest under a mask. */
+    #define FO_ROW_LOOP(step)                                            \
+        Py_ssize_t j = 0;                                                \
+        for (; j + 8 <= d; j += 8) { step(j, (__mmask8)0xFF); }          \
+        if (j < d) { step(j, fo_lanes(j, d)); }
+
     /* Welford: delta = v - m; m = m + delta*w; q = q + delta*(v - m) */
     static inline void fo_welford_row(const float* xr, double* pm, double* pq, Py_ssize_t d,
                                       double w) {
         __m512d vw = _mm512_set1_pd(w);
-        Py_ssize_t j = 0;
-        for (; j + 8 <= d; j += 8) {
-            const __mmask8 k = 0xFF;
-            __m512d v = fo_load_f32(xr + j, k);
-            __m512d m = _mm512_maskz_loadu_pd(k, pm + j);
-            __m512d delta = _mm512_sub_pd(v, m);
-            m = _mm512_add_pd(m, _mm512_mul_pd(delta, vw));
-            _mm512_mask_storeu_pd(pm + j, k, m);
-            __m512d q = _mm512_maskz_loadu_pd(k, pq + j);
-            _mm512_mask_storeu_pd(pq + j, k, _mm512_add_pd(q, _mm512_mul_pd(delta, _mm512_sub_pd(v, m))));
-        }
-        if (j < d) {
-            const __mmask8 k = fo_lanes(j, d);
-            __m512d v = fo_load_f32(xr + j, k);
-            __m512d m = _mm512_maskz_loadu_pd(k, pm + j);
-            __m512d delta = _mm512_sub_pd(v, m);
-            m = _mm512_add_pd(m, _mm512_mul_pd(delta, vw));
-            _mm512_mask_storeu_pd(pm + j, k, m);
-            __m512d q = _mm512_maskz_loadu_pd(k, pq + j);
-            _mm512_mask_storeu_pd(pq + j, k, _mm512_add_pd(q, _mm512_mul_pd(delta, _mm512_sub_pd(v, m))));
-        }
+        #define STEP(j, k) {                                                              \
+            __m512d v = fo_load_f32(xr + j, k), m = fo_load_f64(pm + j, k);                \
+            __m512d delta = _mm512_sub_pd(v, m);                                          \
+            m = _mm512_add_pd(m, _mm512_mul_pd(delta, vw));                               \
+            _mm512_mask_storeu_pd(pm + j, k, m);                                          \
+            _mm512_mask_storeu_pd(pq + j, k, _mm512_add_pd(fo_load_f64(pq + j, k),        \
+                                  _mm512_mul_pd(delta, _mm512_sub_pd(v, m)))); }
+        FO_ROW_LOOP(STEP)
+        #undef STEP
     }
     /* xh = (x - mean)*inv_std; xhat = xh; out = gamma*xh + beta */
     static inline void fo_normalise_row(const float* xr, const float* gamma, const float* beta,
                                         float* outr, float* hr, const double* mean,
                                         const double* inv_std, Py_ssize_t d) {
-        Py_ssize_t j = 0;
-        for (; j + 8 <= d; j += 8) {
-            const __mmask8 k = 0xFF;
-            __m512d xh = _mm512_mul_pd(_mm512_sub_pd(fo_load_f32(xr + j, k),
-                                                     _mm512_maskz_loadu_pd(k, mean + j)),
-                                       _mm512_maskz_loadu_pd(k, inv_std + j));
-            fo_store_f32(hr + j, k, xh);
-            fo_store_f32(outr + j, k, _mm512_add_pd(_mm512_mul_pd(fo_load_f32(gamma + j, k), xh),
-                                                    fo_load_f32(beta + j, k)));
-        }
-        if (j < d) {
-            const __mmask8 k = fo_lanes(j, d);
-            __m512d xh = _mm512_mul_pd(_mm512_sub_pd(fo_load_f32(xr + j, k),
-                                                     _mm512_maskz_loadu_pd(k, mean + j)),
-                                       _mm512_maskz_loadu_pd(k, inv_std + j));
-            fo_store_f32(hr + j, k, xh);
-            fo_store_f32(outr + j, k, _mm512_add_pd(_mm512_mul_pd(fo_load_f32(gamma + j, k), xh),
-                                                    fo_load_f32(beta + j, k)));
-        }
+        #define STEP(j, k) {                                                              \
+            __m512d xh = _mm512_mul_pd(_mm512_sub_pd(fo_load_f32(xr + j, k),             \
+                                                     fo_load_f64(mean + j, k)),          \
+                                       fo_load_f64(inv_std + j, k));                      \
+            fo_store_f32(hr + j, k, xh);                                                  \
+            fo_store_f32(outr + j, k, _mm512_add_pd(                                      \
+                _mm512_mul_pd(fo_load_f32(gamma + j, k), xh), fo_load_f32(beta + j, k))); }
+        FO_ROW_LOOP(STEP)
+        #undef STEP
     }
     /* xh = (x - running_mean)*inv; out = gamma*xh + beta (running_mean float32 too) */
     static inline void fo_eval_row(const float* xr, const float* gamma, const float* beta,
                                    float* outr, const float* running_mean, const double* inv,
                                    Py_ssize_t d) {
-        Py_ssize_t j = 0;
-        for (; j + 8 <= d; j += 8) {
-            const __mmask8 k = 0xFF;
-            __m512d xh = _mm512_mul_pd(_mm512_sub_pd(fo_load_f32(xr + j, k), fo_load_f32(running_mean + j, k)),
-                                       _mm512_maskz_loadu_pd(k, inv + j));
-            fo_store_f32(outr + j, k, _mm512_add_pd(_mm512_mul_pd(fo_load_f32(gamma + j, k), xh),
-                                                    fo_load_f32(beta + j, k)));
-        }
-        if (j < d) {
-            const __mmask8 k = fo_lanes(j, d);
-            __m512d xh = _mm512_mul_pd(_mm512_sub_pd(fo_load_f32(xr + j, k), fo_load_f32(running_mean + j, k)),
-                                       _mm512_maskz_loadu_pd(k, inv + j));
-            fo_store_f32(outr + j, k, _mm512_add_pd(_mm512_mul_pd(fo_load_f32(gamma + j, k), xh),
-                                                    fo_load_f32(beta + j, k)));
-        }
+        #define STEP(j, k) {                                                              \
+            __m512d xh = _mm512_mul_pd(_mm512_sub_pd(fo_load_f32(xr + j, k),             \
+                                                     fo_load_f32(running_mean + j, k)),  \
+                                       fo_load_f64(inv + j, k));                          \
+            fo_store_f32(outr + j, k, _mm512_add_pd(                                      \
+                _mm512_mul_pd(fo_load_f32(gamma + j, k), xh), fo_load_f32(beta + j, k))); }
+        FO_ROW_LOOP(STEP)
+        #undef STEP
     }
     /* sb = sb + g; sg = sg + g*h */
     static inline void fo_sums_row(const float* dr, const float* hr, double* sb, double* sg,
                                    Py_ssize_t d) {
-        Py_ssize_t j = 0;
-        for (; j + 8 <= d; j += 8) {
-            const __mmask8 k = 0xFF;
-            __m512d g = fo_load_f32(dr + j, k);
-            _mm512_mask_storeu_pd(sb + j, k, _mm512_add_pd(_mm512_maskz_loadu_pd(k, sb + j), g));
-            _mm512_mask_storeu_pd(sg + j, k, _mm512_add_pd(_mm512_maskz_loadu_pd(k, sg + j),
-                                                           _mm512_mul_pd(g, fo_load_f32(hr + j, k))));
-        }
-        if (j < d) {
-            const __mmask8 k = fo_lanes(j, d);
-            __m512d g = fo_load_f32(dr + j, k);
-            _mm512_mask_storeu_pd(sb + j, k, _mm512_add_pd(_mm512_maskz_loadu_pd(k, sb + j), g));
-            _mm512_mask_storeu_pd(sg + j, k, _mm512_add_pd(_mm512_maskz_loadu_pd(k, sg + j),
-                                                           _mm512_mul_pd(g, fo_load_f32(hr + j, k))));
-        }
+        #define STEP(j, k) {                                                              \
+            __m512d g = fo_load_f32(dr + j, k);                                           \
+            _mm512_mask_storeu_pd(sb + j, k, _mm512_add_pd(fo_load_f64(sb + j, k), g));   \
+            _mm512_mask_storeu_pd(sg + j, k, _mm512_add_pd(fo_load_f64(sg + j, k),        \
+                                  _mm512_mul_pd(g, fo_load_f32(hr + j, k)))); }
+        FO_ROW_LOOP(STEP)
+        #undef STEP
     }
     /* dx = k*((dout - mb) - xhat*mg) */
     static inline void fo_dx_row(const float* dr, const float* hr, float* dxr, const double* mb,
                                  const double* mg, const double* kk, Py_ssize_t d) {
-        Py_ssize_t j = 0;
-        for (; j + 8 <= d; j += 8) {
-            const __mmask8 k = 0xFF;
-            __m512d t = _mm512_sub_pd(_mm512_sub_pd(fo_load_f32(dr + j, k), _mm512_maskz_loadu_pd(k, mb + j)),
-                                      _mm512_mul_pd(fo_load_f32(hr + j, k), _mm512_maskz_loadu_pd(k, mg + j)));
-            fo_store_f32(dxr + j, k, _mm512_mul_pd(_mm512_maskz_loadu_pd(k, kk + j), t));
-        }
-        if (j < d) {
-            const __mmask8 k = fo_lanes(j, d);
-            __m512d t = _mm512_sub_pd(_mm512_sub_pd(fo_load_f32(dr + j, k), _mm512_maskz_loadu_pd(k, mb + j)),
-                                      _mm512_mul_pd(fo_load_f32(hr + j, k), _mm512_maskz_loadu_pd(k, mg + j)));
-            fo_store_f32(dxr + j, k, _mm512_mul_pd(_mm512_maskz_loadu_pd(k, kk + j), t));
-        }
+        #define STEP(j, k) {                                                              \
+            __m512d t = _mm512_sub_pd(                                                    \
+                _mm512_sub_pd(fo_load_f32(dr + j, k), fo_load_f64(mb + j, k)),            \
+                _mm512_mul_pd(fo_load_f32(hr + j, k), fo_load_f64(mg + j, k)));           \
+            fo_store_f32(dxr + j, k, _mm512_mul_pd(fo_load_f64(kk + j, k), t)); }
+        FO_ROW_LOOP(STEP)
+        #undef STEP
     }
     #else
     #define FO_BN_ROWS_AVX512 0
