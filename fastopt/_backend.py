@@ -79,19 +79,20 @@ def _load(name: str) -> Optional[ModuleType]:
     return _loaded.get(name)
 
 
-def _resolve(name: Any, source: str) -> str:
+def _resolve(name: Any, source: str) -> Tuple[str, Dict[str, str]]:
+    """(backend that serves *name*, {kernel: other backend} for ``auto``)."""
     if not isinstance(name, str):
         raise TypeError(f"backend must be a str, got {type(name).__name__}")
     name = name.strip().lower()
     if name == "auto":
-        return _auto_plan()[0]
+        return _auto_plan()
     if name not in _MODULES:
         raise ValueError(f"{source}: unknown backend {name!r}; "
                          f"choose one of {sorted(_MODULES)} or 'auto'")
     if _load(name) is None:
         raise BackendUnavailableError(
             f"{source}: backend {name!r} is not available here ({_errors[name]})")
-    return name
+    return name, {}
 
 
 def _auto_plan() -> Tuple[str, Dict[str, str]]:
@@ -148,11 +149,10 @@ class _AutoKernels:
 
 def _select(name: Any, source: str) -> Tuple[str, Kernels]:
     """(backend name, kernel namespace) for a requested *name*."""
-    resolved = _resolve(name, source)
-    if name.strip().lower() == "auto":
-        choices = {k: b for k, b in _auto_plan()[1].items() if _available(b)}
-        if choices:
-            return resolved, _AutoKernels(_loaded[resolved], choices)
+    resolved, exceptions = _resolve(name, source)
+    choices = {k: b for k, b in exceptions.items() if _available(b)}
+    if choices:
+        return resolved, _AutoKernels(_loaded[resolved], choices)
     return resolved, _loaded[resolved]
 
 

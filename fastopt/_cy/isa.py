@@ -9,6 +9,7 @@ and that the CPU runs, or the one ``FASTOPT_CYTHON_ISA`` names.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -42,8 +43,13 @@ def _package(level: str) -> str:
 
 def built_levels() -> List[str]:
     """Levels whose modules are installed, lowest first."""
-    return [level for level in LEVELS
-            if all(importlib.util.find_spec(f"{_package(level)}.{m}") for m in FAMILIES)]
+    return list(_built())
+
+
+@functools.lru_cache(maxsize=None)  # the installation does not change while we run
+def _built() -> Tuple[str, ...]:
+    return tuple(level for level in LEVELS
+                 if all(importlib.util.find_spec(f"{_package(level)}.{m}") for m in FAMILIES))
 
 
 def runnable_levels() -> List[str]:

@@ -467,8 +467,8 @@ def _channel_backward_parallel(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, wo
 
 
 # ---------------------------------------------------------------- public API
-# The documented functions carry their types as comments, as their twins do (see
-# fastopt.reference._types): inspect.signature of a kernel must equal its twin's.
+# The documented functions carry their twins' parameters and types (see
+# fastopt.reference._types): the kernel spec's tests compare their parameter names.
 
 _Fn = Callable[..., None]
 _F = TypeVar("_F", bound=_Fn)
