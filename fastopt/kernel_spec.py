@@ -220,11 +220,17 @@ def _relu_backward(n: int, dt: np.dtype, rng: np.random.Generator) -> Tuple[Any,
     return x, _floats(rng, n, dt), np.empty_like(x)
 
 
+def _bn_work_size(rows: int, d: int) -> int:
+    from .reference.batchnorm import batchnorm_work_size  # here: this module imports NumPy only
+
+    return batchnorm_work_size(rows, d)
+
+
 def _fused_forward(n: int, dt: np.dtype, rng: np.random.Generator) -> Tuple[Any, ...]:
     rows, d = _rows(n)
     seed, stream, _, threshold, scale = _dropout_scalars(dt)
     h = _floats(rng, (rows, d), dt, -2.0, 3.0)
-    work = np.empty((2 * -(-rows // 32) + 3) * d)
+    work = np.empty(_bn_work_size(rows, d))
     return (h, _floats(rng, d, dt), _floats(rng, d, dt, 0.5, 1.5), _floats(rng, d, dt),
             np.empty_like(h), np.empty_like(h), np.empty_like(h), np.empty(d), np.empty(d),
             np.empty(d), 1e-5, rng.uniform(-1, 1, d), rng.uniform(0.5, 2, d), 0.9,
@@ -235,7 +241,7 @@ def _fused_backward(n: int, dt: np.dtype, rng: np.random.Generator) -> Tuple[Any
     rows, d = _rows(n)
     out = _floats(rng, (rows, d), dt)
     out[out < 0] = 0
-    work = np.empty((2 * -(-rows // 32) + 3) * d)
+    work = np.empty(_bn_work_size(rows, d))
     return (_floats(rng, (rows, d), dt), out, _floats(rng, (rows, d), dt, -2.0, 2.0),
             _floats(rng, d, dt, 0.5, 1.5), rng.uniform(0.5, 2.0, d), dt.type(1.25),
             np.empty_like(out), np.empty_like(out), np.empty(d, dt), np.empty(d, dt),

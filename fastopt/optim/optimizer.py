@@ -37,7 +37,7 @@ Group = Dict[str, Any]
 GradsLike = Union[Mapping[str, ArrayLike], Sequence[ArrayLike]]
 #: A hyperparameter's check: ``check(name, value) -> value``.
 Check = Callable[[str, Any], Any]
-#: (kernel name, state keys, scalars, group-state updates) of one group's step.
+#: (kernel spec, scalars in its order then the transform, group-state updates) of a step.
 _GroupCall = Tuple[KernelSpec, Tuple[Any, ...], Dict[str, Any]]
 
 NONFINITE_POLICIES = ("propagate", "skip", "raise")
