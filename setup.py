@@ -54,10 +54,11 @@ UNSWITCH_FLAG = "--param=max-unswitch-insns=500"
 NO_INLINE_FLAGS = ["-fno-inline-functions", "-fno-inline-small-functions"]
 #: level -> compiler flags, for x86-64 builds with GCC/Clang. Keep in step with
 #: ``fastopt_isa_level()`` in src_cython/_jit.pyx, which checks the same features.
+_AVX2_FLAGS = ["-mavx", "-mavx2", "-mfma", "-mbmi", "-mbmi2"]
 ISA_LEVELS = {
-    "avx2": ["-mavx", "-mavx2", "-mfma", "-mbmi", "-mbmi2"],
-    "avx512": ["-mavx", "-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mavx512f", "-mavx512bw",
-               "-mavx512cd", "-mavx512dq", "-mavx512vl"],
+    "avx2": _AVX2_FLAGS,
+    "avx512": _AVX2_FLAGS + ["-mavx512f", "-mavx512bw", "-mavx512cd", "-mavx512dq",
+                             "-mavx512vl"],
 }
 #: modules built once only, at the baseline: thread control and the CPU check, and the
 #: random-number twin the tests compare (no kernel of a level uses its functions)
