@@ -47,37 +47,37 @@ class SGD:
             params[key] -= self.lr * grads[key]
 
 
-class Momentum:
-    """Heavy-ball momentum: ``v <- momentum·v - lr·dW; W <- W + v``."""
+def _zeros_like(params: Params) -> Params:
+    """The book's optimizer state, allocated on the first update: zeros shaped like each parameter."""
+    return {key: np.zeros_like(val) for key, val in params.items()}
+
+
+class _Velocity:
+    """Momentum's and Nesterov's hyperparameters and velocity ``v``."""
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         self.lr = lr
         self.momentum = momentum
         self.v: Optional[Params] = None
 
+
+class Momentum(_Velocity):
+    """Heavy-ball momentum: ``v <- momentum·v - lr·dW; W <- W + v``."""
+
     def update(self, params: Params, grads: Params) -> None:
         if self.v is None:
-            self.v = {}
-            for key, val in params.items():
-                self.v[key] = np.zeros_like(val)
+            self.v = _zeros_like(params)
         for key in params.keys():
             self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
             params[key] += self.v[key]
 
 
-class Nesterov:
+class Nesterov(_Velocity):
     """Nesterov's accelerated gradient, the book's (corrected) form."""
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        self.lr = lr
-        self.momentum = momentum
-        self.v: Optional[Params] = None
 
     def update(self, params: Params, grads: Params) -> None:
         if self.v is None:
-            self.v = {}
-            for key, val in params.items():
-                self.v[key] = np.zeros_like(val)
+            self.v = _zeros_like(params)
         for key in params.keys():
             params[key] += self.momentum * self.momentum * self.v[key]
             params[key] -= (1 + self.momentum) * self.lr * grads[key]
@@ -94,9 +94,7 @@ class AdaGrad:
 
     def update(self, params: Params, grads: Params) -> None:
         if self.h is None:
-            self.h = {}
-            for key, val in params.items():
-                self.h[key] = np.zeros_like(val)
+            self.h = _zeros_like(params)
         for key in params.keys():
             self.h[key] += grads[key] * grads[key]
             params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
@@ -112,9 +110,7 @@ class RMSprop:
 
     def update(self, params: Params, grads: Params) -> None:
         if self.h is None:
-            self.h = {}
-            for key, val in params.items():
-                self.h[key] = np.zeros_like(val)
+            self.h = _zeros_like(params)
         for key in params.keys():
             self.h[key] *= self.decay_rate
             self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
@@ -134,10 +130,7 @@ class Adam:
 
     def update(self, params: Params, grads: Params) -> None:
         if self.m is None:
-            self.m, self.v = {}, {}
-            for key, val in params.items():
-                self.m[key] = np.zeros_like(val)
-                self.v[key] = np.zeros_like(val)
+            self.m, self.v = _zeros_like(params), _zeros_like(params)
         self.iter += 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
         for key in params.keys():
