@@ -150,10 +150,7 @@ class Affine(Layer):
 class ReLU(Layer):
     """``max(0, x)``; the gradient at 0 is 0 (the book's ``Relu`` layer). Fused kernels."""
 
-    x: Optional[NDArray[Any]]
-
-    def __init__(self) -> None:
-        self.x = None
+    x: Optional[NDArray[Any]] = None
 
     def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         x = np.ascontiguousarray(x)
@@ -216,10 +213,7 @@ class LeakyReLU(Layer):
 class Sigmoid(Layer):
     """``1 / (1 + exp(-x))``; backward ``dout·(1 − y)·y``."""
 
-    out: Optional[NDArray[Any]]
-
-    def __init__(self) -> None:
-        self.out = None
+    out: Optional[NDArray[Any]] = None
 
     def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         with np.errstate(over="ignore"):  # exp overflow gives 0, the right limit
@@ -235,10 +229,7 @@ class Sigmoid(Layer):
 class Tanh(Layer):
     """``tanh(x)``; backward ``dout·(1 − y²)``."""
 
-    out: Optional[NDArray[Any]]
-
-    def __init__(self) -> None:
-        self.out = None
+    out: Optional[NDArray[Any]] = None
 
     def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         self.out = np.tanh(x)
@@ -270,10 +261,7 @@ def cross_entropy_error(y: NDArray[Any], t: NDArray[Any]) -> np.floating[Any]:
 class Softmax(Layer):
     """Softmax over the last axis, with its Jacobian-vector product as backward."""
 
-    out: Optional[NDArray[Any]]
-
-    def __init__(self) -> None:
-        self.out = None
+    out: Optional[NDArray[Any]] = None
 
     def forward(self, x: NDArray[Any], train: bool = True) -> NDArray[Any]:
         self.out = softmax(x)
@@ -300,11 +288,8 @@ class SoftmaxWithLoss(Layer):
     (``fastopt.reference.softmax`` gives the recipe).
     """
 
-    y: Optional[NDArray[Any]]
-    t: Any
-
-    def __init__(self) -> None:
-        self.y = self.t = None
+    y: Optional[NDArray[Any]] = None
+    t: Any = None
 
     @staticmethod
     def check_labels(t: ArrayLike, n: int, c: int, check_range: bool = True) -> NDArray[Any]:
@@ -370,10 +355,7 @@ class SoftmaxWithLoss(Layer):
 class SumSquaredError(Layer):
     """The book's ``sum_squared_error``: ½·Σ(y − t)² over the whole batch (a sum, not a mean)."""
 
-    diff: Optional[NDArray[Any]]
-
-    def __init__(self) -> None:
-        self.diff = None
+    diff: Optional[NDArray[Any]] = None
 
     # a loss layer's forward takes the targets too (the book's), unlike Layer.forward
     def forward(self, y: NDArray[Any], t: ArrayLike,  # type: ignore[override]
@@ -390,10 +372,7 @@ class SumSquaredError(Layer):
 class MeanSquaredError(Layer):
     """``mean((y − t)²)`` over every element (PyTorch's ``MSELoss``)."""
 
-    diff: Optional[NDArray[Any]]
-
-    def __init__(self) -> None:
-        self.diff = None
+    diff: Optional[NDArray[Any]] = None
 
     # a loss layer's forward takes the targets too (the book's), unlike Layer.forward
     def forward(self, y: NDArray[Any], t: ArrayLike,  # type: ignore[override]
