@@ -275,6 +275,13 @@ class _BaseMLP(BaseEstimator):
         "n_threads": [None, Interval(numbers.Integral, 1, None, closed="left")],
     }
 
+    def _keep_parameters(self, arguments: Dict[str, Any]) -> None:
+        """Store every ``__init__`` argument (its ``locals()``) unchanged under its own name,
+        as scikit-learn's estimators do (``get_params`` reads them back)."""
+        for name, value in arguments.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
     # ------------------------------------------------------------------ validation
     def _check_params(self):
         self._validate_params()
@@ -781,36 +788,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  optimizer_params: Optional[Dict[str, Any]] = None, batchnorm: bool = False,
                  dropout: float = 0.0, weight_init: str = "glorot", dtype: DTypeLike = np.float32,
                  n_threads: Optional[int] = None) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.optimizer = optimizer
-        self.optimizer_params = optimizer_params
-        self.batchnorm = batchnorm
-        self.dropout = dropout
-        self.weight_init = weight_init
-        self.dtype = dtype
-        self.n_threads = n_threads
+        self._keep_parameters(locals())
 
     def _out_activation(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
@@ -924,37 +902,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  optimizer_params: Optional[Dict[str, Any]] = None, batchnorm: bool = False,
                  dropout: float = 0.0, weight_init: str = "glorot", dtype: DTypeLike = np.float32,
                  n_threads: Optional[int] = None) -> None:
-        self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.optimizer = optimizer
-        self.optimizer_params = optimizer_params
-        self.batchnorm = batchnorm
-        self.dropout = dropout
-        self.weight_init = weight_init
-        self.dtype = dtype
-        self.n_threads = n_threads
+        self._keep_parameters(locals())
 
     def _out_activation(self):
         return "exp" if self.loss == "poisson" else "identity"

@@ -352,3 +352,18 @@ def test_nesterov_loads_a_checkpoint_that_calls_its_velocity_v():
     fresh = optim.Nesterov({"w": w.copy()}, lr=0.1)
     fresh.load_state_dict(saved)
     np.testing.assert_array_equal(fresh.state_view("w", "velocity"), opt.state_view("w", "velocity"))
+
+
+def test_docstrings_fill_shared_paragraphs_with_the_signature_defaults():
+    """fastopt.optim._docs: no marker is left, and each shown default is the signature's."""
+    import inspect
+    import re
+
+    from fastopt.optim._docs import _shown
+
+    for cls in OPTIMIZERS:
+        doc = inspect.cleandoc(cls.__doc__)
+        assert not re.search(r"^\{[\w, ]+\}$", doc, re.MULTILINE), cls
+        assert doc.count("\nParameters\n----------\n") == 1, cls
+        lr = inspect.signature(cls).parameters["lr"].default
+        assert f"lr : float or Schedule, default {_shown(lr)}\n" in doc, cls

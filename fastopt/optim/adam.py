@@ -6,9 +6,9 @@ from typing import Any, Dict, Mapping, Tuple, Union
 
 from .._validate import check_betas, check_bool, check_choice
 from ._slots import ParamsLike
-from .optimizer import Group, Optimizer, _check_nonneg, _check_positive
+from .optimizer import Group, Optimizer, _check_nonneg, _check_positive, hyperparameters_of
 from .schedules import Schedule
-from .sgd import _doc
+from ._docs import documented
 
 ADAM_VARIANTS = ("standard", "book")
 
@@ -17,7 +17,7 @@ def _check_variant(name: str, value: Any) -> str:
     return check_choice(name, value, ADAM_VARIANTS)
 
 
-@_doc
+@documented
 class Adam(Optimizer):
     r"""Adam (Kingma & Ba, arXiv:1412.6980), with AMSGrad and decoupled decay options.
 
@@ -41,20 +41,15 @@ class Adam(Optimizer):
 
     With ``amsgrad=True`` the denominator uses the running maximum of v.
 
-    lr : float or Schedule, default 1e-3
-        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
-        count.
-    betas : (float, float), default (0.9, 0.999)
-        (β₁, β₂): decay rates of the running averages m (of g) and v (of g²).
-    eps : float, default 1e-8
-        ε, added to the denominator for numerical stability; the update rule above shows where
-        it sits.
+    Parameters
+    ----------
+    {params, lr, betas, eps}
     amsgrad : bool, default False
         Divide by the running maximum of v instead of v (AMSGrad).
     variant : {"standard", "book"}, default "standard"
         ``"standard"`` (PyTorch's form) or ``"book"`` (the book's: ε on the uncorrected √v, the
         bias corrections folded into the rate).
-    {common}
+    {options}
     """
 
     hyperparameters = {"betas": check_betas, "eps": _check_positive, "amsgrad": check_bool,
@@ -66,10 +61,7 @@ class Adam(Optimizer):
                  weight_decay: float = 0.0, amsgrad: bool = False, *, variant: str = "standard",
                  decoupled_weight_decay: bool = False, maximize: bool = False,
                  **options: Any) -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, variant=variant,
-                                      decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize), **options)
+        super().__init__(params, hyperparameters_of(locals()), **options)
 
     def _state_init(self, group: Group) -> Dict[str, float]:
         state = {"m": 0.0, "v": 0.0}
@@ -117,7 +109,7 @@ class AMSGrad(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad=True, **kw)
 
 
-@_doc
+@documented
 class Adamax(Optimizer):
     r"""Adamax (the infinity-norm Adam), as PyTorch's ``torch.optim.Adamax``.
 
@@ -126,15 +118,12 @@ class Adamax(Optimizer):
         u_t = \max(\beta_2 u_{t-1}, |g_t| + \epsilon), \qquad
         \theta_t = \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\frac{m_t}{u_t}
 
-    lr : float or Schedule, default 2e-3
-        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
-        count.
+    Parameters
+    ----------
+    {params, lr}
     betas : (float, float), default (0.9, 0.999)
         (β₁, β₂): decay rates of the running average m (of g) and of the infinity norm u.
-    eps : float, default 1e-8
-        ε, added to the denominator for numerical stability; the update rule above shows where
-        it sits.
-    {common}
+    {eps, options}
     """
 
     hyperparameters = {"betas": check_betas, "eps": _check_positive}
@@ -144,12 +133,7 @@ class Adamax(Optimizer):
                  betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, *, decoupled_weight_decay: bool = False,
                  maximize: bool = False, **options: Any) -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize), **options)
-
-    def _state_init(self, group: Group) -> Dict[str, float]:
-        return {"m": 0.0, "u": 0.0}
+        super().__init__(params, hyperparameters_of(locals()), **options)
 
     def _scalars(self, group: Group, lr: float, step: int,
                  gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
@@ -158,7 +142,7 @@ class Adamax(Optimizer):
                 "lr_t": lr / (1 - beta1 ** step)}, {}
 
 
-@_doc
+@documented
 class NAdam(Optimizer):
     r"""NAdam (Dozat 2016) with momentum decay, as PyTorch's ``torch.optim.NAdam``.
 
@@ -172,17 +156,12 @@ class NAdam(Optimizer):
 
     with m, v as in :class:`Adam`. Π_t is part of the saved state.
 
-    lr : float or Schedule, default 2e-3
-        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
-        count.
-    betas : (float, float), default (0.9, 0.999)
-        (β₁, β₂): decay rates of the running averages m (of g) and v (of g²).
-    eps : float, default 1e-8
-        ε, added to the denominator for numerical stability; the update rule above shows where
-        it sits.
+    Parameters
+    ----------
+    {params, lr, betas, eps}
     momentum_decay : float, default 4e-3  (ψ)
         ψ of the momentum schedule μ_t above.
-    {common}
+    {options}
     """
 
     hyperparameters = {"betas": check_betas, "eps": _check_positive,
@@ -194,16 +173,10 @@ class NAdam(Optimizer):
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3, *,
                  decoupled_weight_decay: bool = False, maximize: bool = False,
                  **options: Any) -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      momentum_decay=momentum_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize), **options)
+        super().__init__(params, hyperparameters_of(locals()), **options)
 
     def _initial_group_state(self) -> Dict[str, Any]:
         return {"step": 0, "mu_product": 1.0}
-
-    def _state_init(self, group: Group) -> Dict[str, float]:
-        return {"m": 0.0, "v": 0.0}
 
     def _scalars(self, group: Group, lr: float, step: int,
                  gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:

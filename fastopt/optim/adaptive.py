@@ -5,16 +5,16 @@ from typing import Any, Dict, Mapping, Tuple, Union
 
 from .._validate import check_bool, check_float
 from ._slots import ParamsLike
-from .optimizer import Group, Optimizer, _check_nonneg, _check_positive
+from .optimizer import Group, Optimizer, _check_nonneg, _check_positive, hyperparameters_of
 from .schedules import Schedule
-from .sgd import _doc
+from ._docs import documented
 
 
 def _check_rho(name: str, value: Any) -> float:
     return check_float(name, value, low=0.0, high=1.0)
 
 
-@_doc
+@documented
 class Adagrad(Optimizer):
     r"""AdaGrad, as PyTorch's ``torch.optim.Adagrad``.
 
@@ -26,17 +26,15 @@ class Adagrad(Optimizer):
     Note: ε is added *after* the square root (as in the book and PyTorch).
     The book's ``AdaGrad`` is this with ``eps=1e-7``.
 
-    lr : float or Schedule, default 0.01
-        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
-        count.
+    Parameters
+    ----------
+    {params, lr}
     lr_decay : float, default 0
         Learning-rate decay: η_t = η / (1 + (t − 1)·lr_decay).
-    eps : float, default 1e-10
-        ε, added to the denominator for numerical stability; the update rule above shows where
-        it sits.
+    {eps}
     initial_accumulator_value : float, default 0
         Starting value of the accumulator h of squared gradients.
-    {common}
+    {options}
     """
 
     hyperparameters = {"lr_decay": _check_nonneg, "eps": _check_positive,
@@ -48,10 +46,7 @@ class Adagrad(Optimizer):
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
                  eps: float = 1e-10, *, decoupled_weight_decay: bool = False,
                  maximize: bool = False, **options: Any) -> None:
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize), **options)
+        super().__init__(params, hyperparameters_of(locals()), **options)
 
     def _state_init(self, group: Group) -> Dict[str, float]:
         return {"h": group["initial_accumulator_value"]}
@@ -64,7 +59,7 @@ class Adagrad(Optimizer):
 AdaGrad = Adagrad
 
 
-@_doc
+@documented
 class RMSprop(Optimizer):
     r"""RMSprop, plain or centered, with optional momentum, as PyTorch's ``torch.optim.RMSprop``.
 
@@ -78,20 +73,18 @@ class RMSprop(Optimizer):
     The book's ``RMSprop(lr, decay_rate)`` is this with ``alpha=decay_rate``
     and ``eps=1e-7`` (added after the square root).
 
-    lr : float or Schedule, default 0.01
-        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
-        count.
+    Parameters
+    ----------
+    {params, lr}
     alpha : float, default 0.99
         Smoothing constant α of the running average h of g² (the book's ``decay_rate``).
-    eps : float, default 1e-8
-        ε, added to the denominator for numerical stability; the update rule above shows where
-        it sits.
+    {eps}
     momentum : float, default 0
         Momentum factor μ of the buffer b (0: no momentum).
     centered : bool, default False
         Divide by an estimate of the gradient's variance (h minus the squared running mean of g)
         instead of h.
-    {common}
+    {options}
     """
 
     hyperparameters = {"alpha": _check_rho, "eps": _check_positive, "momentum": _check_nonneg,
@@ -102,10 +95,7 @@ class RMSprop(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
                  centered: bool = False, *, decoupled_weight_decay: bool = False,
                  maximize: bool = False, **options: Any) -> None:
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered,
-                                      decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize), **options)
+        super().__init__(params, hyperparameters_of(locals()), **options)
 
     def _state_init(self, group: Group) -> Dict[str, float]:
         state = {"h": 0.0}
@@ -123,7 +113,7 @@ class RMSprop(Optimizer):
                 "use_momentum": bool(group["momentum"])}, {}
 
 
-@_doc
+@documented
 class Adadelta(Optimizer):
     r"""Adadelta, as PyTorch's ``torch.optim.Adadelta``.
 
@@ -133,15 +123,12 @@ class Adadelta(Optimizer):
         u_t = \rho u_{t-1} + (1-\rho) \Delta_t^2, \qquad
         \theta_t = \theta_{t-1} - \eta \Delta_t
 
-    lr : float or Schedule, default 1.0
-        Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
-        count.
+    Parameters
+    ----------
+    {params, lr}
     rho : float, default 0.9
         Decay rate ρ of the running averages of squared gradients and squared updates.
-    eps : float, default 1e-6
-        ε, added to the denominator for numerical stability; the update rule above shows where
-        it sits.
-    {common}
+    {eps, options}
     """
 
     hyperparameters = {"rho": _check_rho, "eps": _check_positive}
@@ -151,12 +138,7 @@ class Adadelta(Optimizer):
                  rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, *, decoupled_weight_decay: bool = False,
                  maximize: bool = False, **options: Any) -> None:
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize), **options)
-
-    def _state_init(self, group: Group) -> Dict[str, float]:
-        return {"h": 0.0, "acc_delta": 0.0}
+        super().__init__(params, hyperparameters_of(locals()), **options)
 
     def _scalars(self, group: Group, lr: float, step: int,
                  gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Tuple, Union
 
 from .._validate import check_betas
+from ._docs import documented
 from ._slots import ParamsLike
-from .optimizer import Group, Optimizer
+from .optimizer import Group, Optimizer, hyperparameters_of
 from .schedules import Schedule
 
 
+@documented
 class Lion(Optimizer):
     r"""Lion, EvoLved Sign Momentum (Chen et al., "Symbolic Discovery of Optimization
     Algorithms", arXiv:2302.06675, Algorithm 2), with decoupled weight decay.
@@ -33,10 +35,7 @@ class Lion(Optimizer):
 
     Parameters
     ----------
-    params : mapping, sequence of arrays, FlatParams or list of group dicts
-        The arrays to update in place (float32/float64, writeable, C-contiguous).
-        Group dicts hold ``"params"`` plus overrides of any hyperparameter
-        below, and ``"frozen": True`` to skip a group.
+    {params}
     lr : float or Schedule, default 1e-4
         Learning rate η (the size of every element's step): a float, or a
         :class:`~fastopt.optim.Schedule` of the group's update count.
@@ -46,12 +45,7 @@ class Lion(Optimizer):
     weight_decay : float, default 0
         λ of the decoupled decay θ ← θ(1 − ηλ) (always decoupled; there is no
         ``decoupled_weight_decay`` argument).
-    maximize : bool, default False
-        Ascend instead of descend (``g ← −g``).
-    **options
-        ``max_grad_norm``, ``clip_value`` and ``nonfinite``, as for every optimizer
-        (see :class:`~fastopt.optim.SGD`): global-norm and value clipping of the
-        gradients, and what a NaN/inf gradient does.
+    {maximize, clipping}
     """
 
     hyperparameters = {"betas": check_betas}
@@ -60,12 +54,8 @@ class Lion(Optimizer):
     def __init__(self, params: ParamsLike, lr: Union[float, Schedule] = 1e-4,
                  betas: Tuple[float, float] = (0.9, 0.99), weight_decay: float = 0.0, *,
                  maximize: bool = False, **options: Any) -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay,
-                                      decoupled_weight_decay=True, maximize=maximize),
+        super().__init__(params, {**hyperparameters_of(locals()), "decoupled_weight_decay": True},
                          **options)
-
-    def _state_init(self, group: Group) -> Dict[str, float]:
-        return {"m": 0.0}
 
     def _scalars(self, group: Group, lr: float, step: int,
                  gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:

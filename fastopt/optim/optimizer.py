@@ -73,10 +73,19 @@ COMMON_HYPERPARAMETERS: Dict[str, Check] = {
 }
 
 
+def hyperparameters_of(arguments: Mapping[str, Any]) -> Dict[str, Any]:
+    """The group hyperparameters among a subclass ``__init__``'s ``locals()``: every
+    argument but ``params`` and ``**options`` (so none can be left out of the groups)."""
+    return {name: value for name, value in arguments.items()
+            if name not in ("self", "params", "options", "__class__")}
+
+
 class Optimizer(TorchOptimizerAPI):
     """Base class. Subclasses set ``kernel`` and ``hyperparameters`` and implement
-    ``_state_init`` and ``_scalars``; the kernel's :class:`~fastopt.kernel_spec.KernelSpec`
-    says which state buffers it takes (by the state keys) and the order of its scalars."""
+    ``_scalars``; the kernel's :class:`~fastopt.kernel_spec.KernelSpec` says which state
+    buffers it takes (by the state keys) and the order of its scalars. A subclass whose
+    groups need only some of the kernel's buffers, or start them at other than 0,
+    overrides ``_state_init``."""
 
     #: name of the backend kernel this optimizer calls (an entry of fastopt.kernel_spec)
     kernel: ClassVar[Optional[str]] = None
@@ -126,8 +135,9 @@ class Optimizer(TorchOptimizerAPI):
 
     # ----------------------------------------------------------------- subclass API
     def _state_init(self, group: Group) -> Dict[str, float]:
-        """State buffers this group needs: key -> initial value."""
-        raise NotImplementedError
+        """State buffers this group needs: key -> initial value (every buffer of the
+        group's kernel, from 0)."""
+        return dict.fromkeys(BY_NAME[self._kernel_for(group)].state_names, 0.0)
 
     def _scalars(self, group: Group, lr: float, step: int,
                  gstate: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
