@@ -15,6 +15,7 @@ import numpy as np
 from .. import optim
 from ..techniques import Pruner, magnitude_masks, sparsity
 from ..techniques._mlp import fit, mlp
+from ..techniques.pruning import split_like
 from ..plots import plain_log_ticks
 from . import Result, Settings, experiment
 from ._common import load, progress_bar, seeds
@@ -31,12 +32,7 @@ def _random_masks(params, fraction, current, rng):
     keep = alive.copy()
     if k_more > 0:
         keep[rng.choice(np.flatnonzero(alive), k_more, replace=False)] = False
-    out, offset = {}, 0
-    for n in names:
-        size = current[n].size
-        out[n] = keep[offset:offset + size].reshape(np.shape(params[n]))
-        offset += size
-    return out
+    return split_like(keep, params, names)
 
 
 def _zero_share(params, masks):

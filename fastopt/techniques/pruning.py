@@ -107,17 +107,23 @@ def magnitude_masks(params: Mapping[str, np.ndarray], fraction: float, *, scope:
         if name in current:
             score = np.where(current[name].reshape(-1), score, -1.0)  # pruned first
         scores[name] = score
-    out = {}
     if scope == "layer":
-        for name in names:
-            out[name] = _keep(scores[name], fraction).reshape(np.shape(params[name]))
-    else:
-        keep = _keep(np.concatenate([scores[n] for n in names]), fraction)
-        offset = 0
-        for name in names:
-            size = scores[name].size
-            out[name] = keep[offset:offset + size].reshape(np.shape(params[name]))
-            offset += size
+        return {name: _keep(scores[name], fraction).reshape(np.shape(params[name])) for name in names}
+    return split_like(_keep(np.concatenate([scores[n] for n in names]), fraction), params, names)
+
+
+def split_like(flat: np.ndarray, params: Mapping[str, Any],
+               names: Sequence[str]) -> Dict[str, np.ndarray]:
+    """*flat* cut into one view per name, in order, each shaped like ``params[name]``.
+
+    The inverse of concatenating the flattened ``params[name]`` for *names*
+    (how a global mask over several parameters is chosen).
+    """
+    out, offset = {}, 0
+    for name in names:
+        size = int(np.size(params[name]))
+        out[name] = flat[offset:offset + size].reshape(np.shape(params[name]))
+        offset += size
     return out
 
 
