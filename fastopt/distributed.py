@@ -37,6 +37,7 @@ Failures: every collective runs under a watchdog; a rank that waits longer than
 ``timeout`` seconds (a peer died or hangs) prints which collective of which
 step it was waiting in and exits, and the launcher ends the others.
 """
+import functools
 import hashlib
 import json
 import math
@@ -783,18 +784,28 @@ class DistributedTrainer(Trainer):
     def save(self, path):
         """Rank 0 writes the checkpoint (after averaging the BN statistics); every rank calls this."""
         self.sync_buffers()
+        return self._on_rank_0(functools.partial(super().save, path), "the checkpoint write",
+                               f"write {path}")
+
+    def _on_rank_0(self, work, what, doing):
+        """``work()`` on rank 0 alone; its result there (None elsewhere).
+
+        An error on rank 0 is told to every rank (collective *what*): rank 0
+        raises it as it is, the others a :class:`DistributedError` saying rank 0
+        could not *doing*.
+        """
         result, error = None, None
         if self.rank == 0:
             try:
-                result = super().save(path)
-            except Exception as exc:  # told to every rank, then raised on rank 0 as it is
+                result = work()
+            except Exception as exc:
                 error = exc
         message = self.context.bcast_obj(None if error is None else f"{type(error).__name__}: {error}",
-                                         what="the checkpoint write")
+                                         what=what)
         if error is not None:
             raise error
         if message is not None:
-            raise DistributedError(f"rank {self.rank}: rank 0 could not write {path}: {message}")
+            raise DistributedError(f"rank {self.rank}: rank 0 could not {doing}: {message}")
         return result
 
     def load(self, path):
@@ -806,20 +817,14 @@ class DistributedTrainer(Trainer):
         """
         from .optim.checkpoint_io import read_tree
 
-        error, saved = None, None
-        if self.rank == 0:
-            try:
-                super().load(path)
-                extra = read_tree(path).get("extra", {})
-                saved = extra.get("distributed") if isinstance(extra, dict) else None
-            except Exception as exc:
-                error = exc
-        message = self.context.bcast_obj(None if error is None else f"{type(error).__name__}: {error}",
-                                         what="the checkpoint read")
-        if error is not None:
-            raise error
-        if message is not None:
-            raise DistributedError(f"rank {self.rank}: rank 0 could not load {path}: {message}")
+        load = super().load
+
+        def read():
+            load(path)
+            extra = read_tree(path).get("extra", {})
+            return extra.get("distributed") if isinstance(extra, dict) else None
+
+        saved = self._on_rank_0(read, "the checkpoint read", f"load {path}")
         ctx = self.context
         broadcast_parameters(self.network.params, ctx)
         broadcast_buffers(self.network, ctx)
