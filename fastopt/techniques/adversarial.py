@@ -117,9 +117,9 @@ class AdversarialTraining:
     .. math:: \tilde L = \alpha\,L(\theta; x, t) + (1 - \alpha)\,L(\theta; \tilde x, t),
               \qquad \tilde x = \mathrm{fgsm}(x, \varepsilon)
 
-    The wrapper has what :class:`fastopt.train.Trainer` needs (``gradient``,
-    ``last_loss``, ``params``, ``grads``, ``accuracy``, ``buffers``); everything
-    else is looked up on the wrapped network. Each call costs one input
+    The wrapper has its own ``gradient`` and ``last_loss``; everything else
+    :class:`fastopt.train.Trainer` needs (``params``, ``grads``, ``accuracy``,
+    ``buffers``, ...) is looked up on the wrapped network. Each call costs one input
     gradient and two gradients.
 
     Parameters
@@ -151,14 +151,6 @@ class AdversarialTraining:
 
     def __getattr__(self, name):
         return getattr(self.network, name)
-
-    @property
-    def params(self):
-        return self.network.params
-
-    @property
-    def grads(self):
-        return self.network.grads
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> Dict[str, np.ndarray]:
         """Gradients of the mixed clean/adversarial loss, written into ``network.grads``."""
