@@ -32,9 +32,7 @@ KERNELS: Dict[Tuple[int, int], Callable[..., None]] = {}
 _IMPORT_ERROR: Optional[str] = None
 
 try:
-    from numba import prange
-
-    from ..kernels._jit import chunk_bounds, elementwise, jit, jit_parallel, n_chunks
+    from ..kernels._jit import elementwise, jit
 except ImportError as _exc:  # the bound is then unavailable; the rest of the bench runs
     _IMPORT_ERROR = str(_exc)
 else:
@@ -72,43 +70,11 @@ else:
             a1[i] = a1[i] * s + x
             a2[i] = a2[i] * s + x
 
-    # One driver per kernel, as fastopt's kernels do (a generic driver taking
-    # the range function caches badly, numba/numba#9348).
-    @jit_parallel
-    def _p10(n: int, a: np.ndarray, *args: Any) -> None:
-        for c in prange(n_chunks(n)):
-            lo, hi = chunk_bounds(c, n)
-            _s10(lo, hi, a, *args)
-
-    @jit_parallel
-    def _p11(n: int, a: np.ndarray, *args: Any) -> None:
-        for c in prange(n_chunks(n)):
-            lo, hi = chunk_bounds(c, n)
-            _s11(lo, hi, a, *args)
-
-    @jit_parallel
-    def _p21(n: int, a: np.ndarray, *args: Any) -> None:
-        for c in prange(n_chunks(n)):
-            lo, hi = chunk_bounds(c, n)
-            _s21(lo, hi, a, *args)
-
-    @jit_parallel
-    def _p31(n: int, a: np.ndarray, *args: Any) -> None:
-        for c in prange(n_chunks(n)):
-            lo, hi = chunk_bounds(c, n)
-            _s31(lo, hi, a, *args)
-
-    @jit_parallel
-    def _p22(n: int, a: np.ndarray, *args: Any) -> None:
-        for c in prange(n_chunks(n)):
-            lo, hi = chunk_bounds(c, n)
-            _s22(lo, hi, a, *args)
-
-    KERNELS.update({(1, 0): elementwise(_s10, _p10, "heavy"),
-                    (1, 1): elementwise(_s11, _p11, "heavy"),
-                    (2, 1): elementwise(_s21, _p21, "heavy"),
-                    (3, 1): elementwise(_s31, _p31, "heavy"),
-                    (2, 2): elementwise(_s22, _p22, "heavy")})
+    KERNELS.update({(1, 0): elementwise(_s10, "heavy"),
+                    (1, 1): elementwise(_s11, "heavy"),
+                    (2, 1): elementwise(_s21, "heavy"),
+                    (3, 1): elementwise(_s31, "heavy"),
+                    (2, 2): elementwise(_s22, "heavy")})
 
 
 def stream_function(k: int, r: int, n: int) -> Callable[[], None]:

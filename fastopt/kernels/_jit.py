@@ -14,6 +14,7 @@ functions are not (Numba compiles and caches them as before).
 from __future__ import annotations
 
 import os
+import types
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Literal, Optional, Protocol, TypedDict,
                     cast)
 
@@ -27,7 +28,7 @@ os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 from ..kernel_spec import BY_NAME  # noqa: E402
 
@@ -84,11 +85,6 @@ CHUNK = 1 << 13
 jit_parallel = njit(parallel=True, **JIT_OPTIONS)
 
 
-# Each kernel module writes its own small parallel driver (a ``prange`` over
-# chunks calling the range function by name). One generic driver taking the
-# range function as an argument also works, but Numba then caches every
-# kernel under that one driver's index, which goes stale and fails to re-save
-# across versions (numba/numba#9348); per-kernel drivers cache cleanly.
 @jit
 def n_chunks(n):
     """Number of CHUNK-sized work items covering n elements."""
@@ -102,16 +98,56 @@ def chunk_bounds(c, n):
     return np.uint64(lo), np.uint64(min(lo + CHUNK, n))
 
 
+def _driver(n, p, *args):
+    """The parallel driver that :func:`parallel_driver` copies: ``prange`` over chunks."""
+    for c in prange(n_chunks(n)):
+        lo, hi = chunk_bounds(c, n)
+        _range_fn(lo, hi, p, *args)
+
+
+_range_fn = None  # a copy of _driver finds its range function here, in its own globals
+
+
+# Numba caches a jitted function under an index file named after its
+# __qualname__, its source file and first line, stamped with that file's mtime
+# and size; an entry's key hashes the signature, the bytecode and the pickled
+# cell contents of a closure. One driver taking the range function as an
+# argument cached every kernel under one index, which went stale and failed to
+# re-save (numba/numba#9348). A closure over the range function does not cache
+# at all: a pickled dispatcher holds a per-process random uuid, so each process
+# missed and appended another entry (Numba 0.68, measured: 0 hits in the second
+# process, one more .nbc file per run). So each driver is a copy of ``_driver``
+# without a closure, the range function bound as a global, named after it and
+# attributed to its source file and line: its own index, stamped by the
+# kernel's module, so editing the range function recompiles the driver (as a
+# driver written out in that module did).
+def parallel_driver(range_fn: Callable[..., None]) -> Callable[..., None]:
+    """The jitted parallel driver ``driver(n, p, ...)`` of *range_fn*.
+
+    It calls ``range_fn(lo, hi, p, ...)`` over ``CHUNK``-sized pieces of
+    ``0:n`` spread over the threads by ``prange``.
+    """
+    name = f"{range_fn.__name__}_parallel"
+    source = range_fn.py_func.__code__  # type: ignore[attr-defined]  # a Numba dispatcher
+    code = _driver.__code__.replace(co_name=name, co_filename=source.co_filename,
+                                    co_firstlineno=source.co_firstlineno)
+    driver = types.FunctionType(code, {**_driver.__globals__, "_range_fn": range_fn}, name)
+    driver.__qualname__ = name
+    driver.__module__ = range_fn.__module__
+    driver.__doc__ = f"Parallel driver of {range_fn.__name__}: prange over CHUNK-sized pieces."
+    return cast(Callable[..., None], jit_parallel(driver))
+
+
 _U0 = np.uint64(0)
 
 
-def elementwise(range_fn: Callable[..., None], parallel_fn: Callable[..., None],
-                weight: str) -> Kernel:
-    """Wrap a range function and its parallel driver into a kernel ``kernel(p, g, ...)``.
+def elementwise(range_fn: Callable[..., None], weight: str) -> Kernel:
+    """Wrap a range function into a kernel ``kernel(p, g, ...)`` (with its parallel driver).
 
     *weight* (``"heavy"`` or ``"light"``) picks the size from which it goes parallel.
     """
     threshold = PARALLEL_THRESHOLD[weight]
+    parallel_fn = parallel_driver(range_fn)
 
     def kernel(p: FloatArray, *args: Any) -> None:
         n = p.shape[0]
@@ -135,8 +171,7 @@ def _described(kernel: Callable[..., None], range_fn: Callable[..., None],
     return described
 
 
-def update_kernel(range_fn: Callable[..., None], parallel_fn: Callable[..., None],
-                  weight: Optional[str] = None) -> Kernel:
+def update_kernel(range_fn: Callable[..., None], weight: Optional[str] = None) -> Kernel:
     """:func:`elementwise` for an optimizer update ``kernel(p, g, ..., gscale, clip, wd, decay)``.
 
     The kernel's :class:`~fastopt.kernel_spec.KernelSpec` (named after the range
@@ -153,6 +188,7 @@ def update_kernel(range_fn: Callable[..., None], parallel_fn: Callable[..., None
     # positions among (g, state..., scalars...), g at 0
     divisors = [1 + len(spec.state) + spec.scalar_names.index(name) for name in spec.fold_when_one]
     threshold = PARALLEL_THRESHOLD[weight]
+    parallel_fn = parallel_driver(range_fn)
 
     def kernel(p: FloatArray, *args: Any) -> None:
         *fn_args, gscale, clip, wd, decay = args  # fn_args: g, state, scalars (a list)

@@ -3,9 +3,7 @@
 NumPy's masked operations cost about 3 ns per element (a branch per element on
 a random mask); these selects vectorise.
 """
-from numba import prange
-
-from ._jit import chunk_bounds, elementwise, jit, jit_parallel, n_chunks
+from ._jit import elementwise, jit
 
 
 @jit
@@ -25,19 +23,5 @@ def _relu_backward(lo, hi, x, dout, dx):
         dx[i] = zero if x[i] <= 0 else dout[i]
 
 
-@jit_parallel
-def _relu_forward_parallel(n, x, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _relu_forward(lo, hi, x, *args)
-
-
-@jit_parallel
-def _relu_backward_parallel(n, x, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _relu_backward(lo, hi, x, *args)
-
-
-relu_forward = elementwise(_relu_forward, _relu_forward_parallel, "light")
-relu_backward = elementwise(_relu_backward, _relu_backward_parallel, "light")
+relu_forward = elementwise(_relu_forward, "light")
+relu_backward = elementwise(_relu_backward, "light")

@@ -1,8 +1,7 @@
 """Adaptive-rate update kernels (Numba). Twins: ``fastopt.reference.adaptive``."""
 import numpy as np
-from numba import prange
 
-from ._jit import chunk_bounds, jit, jit_parallel, n_chunks, prepared, update_kernel
+from ._jit import jit, prepared, update_kernel
 
 
 @jit
@@ -104,51 +103,9 @@ def _nadam(lo, hi, p, g, m, v, one_minus_beta1, one_minus_beta2, bc2, eps, coef_
         p[i] = (pi - (coef_g * x) / den) - (coef_m * mi) / den
 
 
-@jit_parallel
-def _adagrad_parallel(n, p, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _adagrad(lo, hi, p, *args)
-
-
-@jit_parallel
-def _rmsprop_parallel(n, p, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _rmsprop(lo, hi, p, *args)
-
-
-@jit_parallel
-def _adadelta_parallel(n, p, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _adadelta(lo, hi, p, *args)
-
-
-@jit_parallel
-def _adam_parallel(n, p, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _adam(lo, hi, p, *args)
-
-
-@jit_parallel
-def _adamax_parallel(n, p, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _adamax(lo, hi, p, *args)
-
-
-@jit_parallel
-def _nadam_parallel(n, p, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _nadam(lo, hi, p, *args)
-
-
-adagrad = update_kernel(_adagrad, _adagrad_parallel)
-rmsprop = update_kernel(_rmsprop, _rmsprop_parallel)
-adadelta = update_kernel(_adadelta, _adadelta_parallel)
-adam = update_kernel(_adam, _adam_parallel)
-adamax = update_kernel(_adamax, _adamax_parallel)
-nadam = update_kernel(_nadam, _nadam_parallel)
+adagrad = update_kernel(_adagrad)
+rmsprop = update_kernel(_rmsprop)
+adadelta = update_kernel(_adadelta)
+adam = update_kernel(_adam)
+adamax = update_kernel(_adamax)
+nadam = update_kernel(_nadam)

@@ -18,10 +18,9 @@ threshold`` (``fastopt.kernels.rng``); a kept element is multiplied by
   included); a kept inf or NaN stays so.
 """
 import numpy as np
-from numba import prange
 
 from ..reference.rng import GAMMA, SHIFT
-from ._jit import chunk_bounds, elementwise, jit, jit_parallel, n_chunks
+from ._jit import elementwise, jit
 from .rng import mix64, stream_key
 
 
@@ -68,19 +67,5 @@ def _dropout_backward(lo, hi, dout, dx, seed, stream, offset, threshold, scale):
             dx[i] = v if (mix64(ctr) >> SHIFT) >= thr else zero
 
 
-@jit_parallel
-def _dropout_forward_parallel(n, x, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _dropout_forward(lo, hi, x, *args)
-
-
-@jit_parallel
-def _dropout_backward_parallel(n, dout, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _dropout_backward(lo, hi, dout, *args)
-
-
-dropout_forward = elementwise(_dropout_forward, _dropout_forward_parallel, "light")
-dropout_backward = elementwise(_dropout_backward, _dropout_backward_parallel, "light")
+dropout_forward = elementwise(_dropout_forward, "light")
+dropout_backward = elementwise(_dropout_backward, "light")

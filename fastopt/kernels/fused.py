@@ -15,12 +15,11 @@ the (parallel) separate kernels in turn: the same bits, more threads.
 """
 import numba
 import numpy as np
-from numba import prange
 
 from ..reference._types import F64Array, FloatArray, Real, UInt64
 from ..reference.rng import GAMMA, SHIFT
 from . import activation, batchnorm, dropout
-from ._jit import chunk_bounds, elementwise, jit, jit_parallel, n_chunks
+from ._jit import elementwise, jit
 from .batchnorm import _parts, _rows_of
 from .rng import mix64, stream_key
 
@@ -96,14 +95,7 @@ def _masked_grad(lo, hi, dout, out, d, scale):
         d[i] = zero if out[i] == 0 else v
 
 
-@jit_parallel
-def _masked_grad_parallel(n, dout, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _masked_grad(lo, hi, dout, *args)
-
-
-_masked_grad_kernel = elementwise(_masked_grad, _masked_grad_parallel, "light")
+_masked_grad_kernel = elementwise(_masked_grad, "light")
 
 
 @jit

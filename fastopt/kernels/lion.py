@@ -1,8 +1,7 @@
 """The Lion update kernel (Numba). Twin: ``fastopt.reference.lion``."""
 import numpy as np
-from numba import prange
 
-from ._jit import chunk_bounds, jit, jit_parallel, n_chunks, prepared, update_kernel
+from ._jit import jit, prepared, update_kernel
 
 
 @jit
@@ -30,11 +29,4 @@ def _lion(lo, hi, p, g, m, beta1, one_minus_beta1, beta2, one_minus_beta2, lr, t
         m[i] = mi * beta2 + one_minus_beta2 * x
 
 
-@jit_parallel
-def _lion_parallel(n, p, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _lion(lo, hi, p, *args)
-
-
-lion = update_kernel(_lion, _lion_parallel, "light")
+lion = update_kernel(_lion, "light")

@@ -1,7 +1,5 @@
 """SGD-family update kernels (Numba). Twins: ``fastopt.reference.momentum``."""
-from numba import prange
-
-from ._jit import chunk_bounds, jit, jit_parallel, n_chunks, prepared, update_kernel
+from ._jit import jit, prepared, update_kernel
 
 
 @jit
@@ -36,27 +34,6 @@ def _nesterov(lo, hi, p, g, velocity, mu_squared, one_plus_mu_lr, mu, lr, transf
         velocity[i] = vi * mu - lr * x
 
 
-@jit_parallel
-def _sgd_parallel(n, p, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _sgd(lo, hi, p, *args)
-
-
-@jit_parallel
-def _momentum_parallel(n, p, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _momentum(lo, hi, p, *args)
-
-
-@jit_parallel
-def _nesterov_parallel(n, p, *args):
-    for c in prange(n_chunks(n)):
-        lo, hi = chunk_bounds(c, n)
-        _nesterov(lo, hi, p, *args)
-
-
-sgd = update_kernel(_sgd, _sgd_parallel)
-momentum = update_kernel(_momentum, _momentum_parallel)
-nesterov = update_kernel(_nesterov, _nesterov_parallel)
+sgd = update_kernel(_sgd)
+momentum = update_kernel(_momentum)
+nesterov = update_kernel(_nesterov)
