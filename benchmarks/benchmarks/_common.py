@@ -64,7 +64,8 @@ def start_case(bench_obj, case, size, impl):
 
 
 def finish_case(bench_obj):
-    """Undo :func:`start_case` (whatever part of it ran)."""
+    """Undo :func:`start_case` (whatever part of it ran): leave ``bench_obj._ctx``, then call
+    ``bench_obj._restore`` (a suite's own setup may set these two as well)."""
     ctx = getattr(bench_obj, "_ctx", None)
     if ctx is not None:
         ctx.__exit__(None, None, None)

@@ -27,7 +27,7 @@ import tracemalloc
 import fastopt
 from fastopt.bench import cases, inputs
 
-from ._common import class_name, make_class, match_threads
+from ._common import class_name, finish_case, make_class, match_threads
 
 #: Parameter layouts: (name, [(param name, shape), ...], flat?).
 LAYOUTS = [
@@ -80,20 +80,15 @@ class _StepBenchmark:
         self.grads = None if layout["flat"] else grads
         # a context, as the other suites: get_backend() names the resolved backend, so a
         # set_backend(previous) round trip would drop auto's per-kernel choices
-        self._backend_ctx = fastopt.use_backend(backend)
-        self._backend_ctx.__enter__()
-        self._restore_threads = match_threads()  # the started count, not the policy's choice
+        self._ctx = fastopt.use_backend(backend)
+        self._ctx.__enter__()
+        self._restore = match_threads()  # the started count, not the policy's choice
         # warm up: compile (or load numba's cache) and allocate the state
         self.opt.step(self.grads)
         self.opt.step(self.grads)
 
     def teardown(self, backend, layout_name):
-        ctx = getattr(self, "_backend_ctx", None)
-        if ctx is not None:
-            ctx.__exit__(None, None, None)
-        restore = getattr(self, "_restore_threads", None)
-        if restore is not None:
-            restore()
+        finish_case(self)
 
     def time_step(self, backend, layout_name):
         self.opt.step(self.grads)
