@@ -52,7 +52,7 @@ import pickle
 import sys
 import time
 import traceback
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -119,7 +119,28 @@ class Distribution:
 
 
 @dataclasses.dataclass(frozen=True)
-class Uniform(Distribution):
+class _Range(Distribution):
+    """Base of the distributions on ``[low, high]``: checked bounds of one kind of number
+    (``_kind``, float or int), and :meth:`narrow` to the range of the values."""
+    low: float
+    high: float
+
+    _kind: ClassVar[type] = float
+
+    def __post_init__(self):
+        check = _check_int if self._kind is int else _check_real
+        object.__setattr__(self, "low", check("low", self.low))
+        object.__setattr__(self, "high", check("high", self.high))
+        _check_order(self.low, self.high)
+
+    def narrow(self, values):
+        """The same distribution on ``[min(values), max(values)]`` (a log-uniform one stays log)."""
+        values = [self._kind(v) for v in self._values(values)]
+        return type(self)(min(values), max(values))
+
+
+@dataclasses.dataclass(frozen=True)
+class Uniform(_Range):
     """Real values uniform on ``[low, high]``: ``rng.uniform(low, high)``.
 
     Parameters
@@ -127,26 +148,14 @@ class Uniform(Distribution):
     low, high : float
         Finite bounds, ``low <= high`` (equal bounds give a constant).
     """
-    low: float
-    high: float
-
-    def __post_init__(self):
-        object.__setattr__(self, "low", _check_real("low", self.low))
-        object.__setattr__(self, "high", _check_real("high", self.high))
-        _check_order(self.low, self.high)
 
     def sample(self, rng):
         """One value as a Python float."""
         return float(rng.uniform(self.low, self.high))
 
-    def narrow(self, values):
-        """``Uniform(min(values), max(values))``."""
-        values = [float(v) for v in self._values(values)]
-        return Uniform(min(values), max(values))
-
 
 @dataclasses.dataclass(frozen=True)
-class LogUniform(Distribution):
+class LogUniform(_Range):
     """Positive values whose base-10 logarithm is uniform: the book's ``10 ** U(a, b)``.
 
     Sampled exactly as ``10.0 ** rng.uniform(log10(low), log10(high))`` (so
@@ -159,15 +168,11 @@ class LogUniform(Distribution):
     low, high : float
         Finite bounds, ``0 < low <= high``.
     """
-    low: float
-    high: float
 
     def __post_init__(self):
-        object.__setattr__(self, "low", _check_real("low", self.low))
-        object.__setattr__(self, "high", _check_real("high", self.high))
+        super().__post_init__()
         if self.low <= 0:
             raise ValueError(f"low must be > 0 for a log-uniform distribution, got {self.low!r}")
-        _check_order(self.low, self.high)
 
     @classmethod
     def from_exponents(cls, low_exp: float, high_exp: float) -> "LogUniform":
@@ -179,14 +184,9 @@ class LogUniform(Distribution):
         """One value as a Python float."""
         return float(10.0 ** rng.uniform(math.log10(self.low), math.log10(self.high)))
 
-    def narrow(self, values):
-        """``LogUniform(min(values), max(values))``: the range shrinks, the scale stays log."""
-        values = [float(v) for v in self._values(values)]
-        return LogUniform(min(values), max(values))
-
 
 @dataclasses.dataclass(frozen=True)
-class IntUniform(Distribution):
+class IntUniform(_Range):
     """Integers uniform on ``low..high``, both included: ``rng.integers(low, high, endpoint=True)``.
 
     Parameters
@@ -194,22 +194,12 @@ class IntUniform(Distribution):
     low, high : int
         Bounds, ``low <= high``.
     """
-    low: int
-    high: int
 
-    def __post_init__(self):
-        object.__setattr__(self, "low", _check_int("low", self.low))
-        object.__setattr__(self, "high", _check_int("high", self.high))
-        _check_order(self.low, self.high)
+    _kind = int
 
     def sample(self, rng):
         """One value as a Python int."""
         return int(rng.integers(self.low, self.high, endpoint=True))
-
-    def narrow(self, values):
-        """``IntUniform(min(values), max(values))``."""
-        values = [int(v) for v in self._values(values)]
-        return IntUniform(min(values), max(values))
 
 
 @dataclasses.dataclass(frozen=True)
