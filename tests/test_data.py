@@ -261,38 +261,43 @@ def test_mnist_path_is_a_file(tmp_path):
         load_mnist(f)
 
 
-def test_mnist_corrupt_magic(mnist_dir):
+#: (file role, its content from the fixture's arrays, gzipped, the error message): each file
+#: written intact, then this one replaced (an uncompressed one stands alone, without the .gz).
+BAD_FILES = {
+    "corrupt magic": (  # a labels magic number in an images file
+        "test_img", lambda a: b"\x00\x00\x08\x01" + _idx_images(a["test_img"])[4:], True,
+        r"t10k-images-idx3-ubyte\.gz: bad magic number 0x00000801, expected 0x00000803"),
+    "truncated payload": (
+        "train_img", lambda a: _idx_images(a["train_img"])[:-10], False,
+        r"train-images-idx3-ubyte: truncated: .*5x28x28 = 3920 bytes of data, found 3910"),
+    "truncated header": (
+        "train_label", lambda a: struct.pack(">IH", 0x801, 5), True,
+        r"train-labels-idx1-ubyte\.gz: truncated header"),
+    "trailing bytes": (
+        "train_label", lambda a: _idx_labels(a["train_label"]) + b"\x00\x00", True,
+        r"train-labels-idx1-ubyte\.gz: 2 unexpected bytes"),
+    "two bytes only": (
+        "train_label", lambda a: b"\x00\x00", True, r"train-labels-idx1-ubyte\.gz: truncated"),
+    "count mismatch": (
+        "test_label", lambda a: _idx_labels([1, 2]), True,
+        r"t10k-images-idx3-ubyte\.gz holds 3 images but .*t10k-labels-idx1-ubyte\.gz holds 2 labels"),
+    "label out of range": (
+        "train_label", lambda a: _idx_labels([1, 2, 10, 3, 4]), True,
+        r"train-labels-idx1-ubyte\.gz: labels must be 0\.\.9, found 10"),
+    "train and test image sizes differ": (
+        "test_img", lambda a: _idx_images(np.zeros((N_TEST, 20, 20), np.uint8)), True,
+        r"training images are 28x28 but test images are 20x20"),
+}
+
+
+@pytest.mark.parametrize("role, content, gz, message", BAD_FILES.values(), ids=list(BAD_FILES))
+def test_mnist_bad_file(mnist_dir, role, content, gz, message):
     path, arrays, write = mnist_dir
     _write_all(write)
-    bad = bytearray(_idx_images(arrays["test_img"]))
-    bad[2:4] = b"\x08\x01"  # a labels magic number in an images file
-    write("test_img", bytes(bad))
-    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz: bad magic number 0x00000801, "
-                                         r"expected 0x00000803"):
-        load_mnist(path)
-
-
-def test_mnist_truncated_payload(mnist_dir):
-    path, arrays, write = mnist_dir
-    _write_all(write)
-    write("train_img", _idx_images(arrays["train_img"])[:-10], gz=False)
-    (path / MNIST_FILES["train_img"]).unlink()
-    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: truncated: .*5x28x28 = 3920 "
-                                         r"bytes of data, found 3910"):
-        load_mnist(path)
-
-
-def test_mnist_truncated_header_and_trailing_bytes(mnist_dir):
-    path, arrays, write = mnist_dir
-    _write_all(write)
-    write("train_label", struct.pack(">IH", 0x801, 5))
-    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte\.gz: truncated header"):
-        load_mnist(path)
-    write("train_label", _idx_labels(arrays["train_label"]) + b"\x00\x00")
-    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte\.gz: 2 unexpected bytes"):
-        load_mnist(path)
-    write("train_label", b"\x00\x00")
-    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte\.gz: truncated"):
+    write(role, content(arrays), gz=gz)
+    if not gz:
+        (path / MNIST_FILES[role]).unlink()
+    with pytest.raises(ValueError, match=message):
         load_mnist(path)
 
 
@@ -302,31 +307,6 @@ def test_mnist_truncated_gzip_stream(mnist_dir):
     f = path / MNIST_FILES["test_img"]
     f.write_bytes(f.read_bytes()[:-20])
     with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz: corrupt or truncated gzip"):
-        load_mnist(path)
-
-
-def test_mnist_count_mismatch(mnist_dir):
-    path, arrays, write = mnist_dir
-    _write_all(write)
-    write("test_label", _idx_labels([1, 2]))
-    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz holds 3 images but "
-                                         r".*t10k-labels-idx1-ubyte\.gz holds 2 labels"):
-        load_mnist(path)
-
-
-def test_mnist_label_out_of_range(mnist_dir):
-    path, _, write = mnist_dir
-    _write_all(write)
-    write("train_label", _idx_labels([1, 2, 10, 3, 4]))
-    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte\.gz: labels must be 0\.\.9, found 10"):
-        load_mnist(path)
-
-
-def test_mnist_train_test_image_sizes_differ(mnist_dir):
-    path, _, write = mnist_dir
-    _write_all(write)
-    write("test_img", _idx_images(np.zeros((N_TEST, 20, 20), np.uint8)))
-    with pytest.raises(ValueError, match=r"training images are 28x28 but test images are 20x20"):
         load_mnist(path)
 
 
