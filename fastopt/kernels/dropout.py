@@ -24,7 +24,7 @@ from ._jit import elementwise, jit
 from .rng import mix64, stream_key
 
 
-# The loops are written out in each range function: a helper that indexes the
+# The loop is written out in the range function: a helper that indexes the
 # arrays stops LLVM from vectorising (see ``_jit``); scalar helpers inline.
 # ``ctr`` is splitmix64's counter ``key + (offset + i + 1) * GAMMA`` advanced by
 # an addition per element instead of a multiply (the same uint64 value; one
@@ -52,19 +52,7 @@ def _dropout_forward(lo, hi, x, out, seed, stream, offset, threshold, scale):
 @jit
 def _dropout_backward(lo, hi, dout, dx, seed, stream, offset, threshold, scale):
     """dx[i] = dout[i]·scale if element offset+i is kept, else 0 (the forward's mask)."""
-    ctr = stream_key(seed, stream) + (np.uint64(offset) + lo) * GAMMA
-    thr = np.uint64(threshold)
-    zero = dout.dtype.type(0)
-    if dout.ctypes.data == dx.ctypes.data:
-        for i in range(lo, hi):
-            ctr += GAMMA
-            v = dx[i] * scale
-            dx[i] = v if (mix64(ctr) >> SHIFT) >= thr else zero
-    else:
-        for i in range(lo, hi):
-            ctr += GAMMA
-            v = dout[i] * scale
-            dx[i] = v if (mix64(ctr) >> SHIFT) >= thr else zero
+    _dropout_forward(lo, hi, dout, dx, seed, stream, offset, threshold, scale)
 
 
 dropout_forward = elementwise(_dropout_forward, "light")
