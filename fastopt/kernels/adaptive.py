@@ -57,13 +57,18 @@ def _root(v, bc2_sqrt):
 
 
 @jit
+def _moments(m, v, x, one_minus_beta1, one_minus_beta2):
+    """Adam's moments after gradient x: (m + (1-b1)(x-m), v + (1-b2)(x²-v))."""
+    return m + one_minus_beta1 * (x - m), v + one_minus_beta2 * (x * x - v)
+
+
+@jit
 def _adam(lo, hi, p, g, m, v, v_max, one_minus_beta1, one_minus_beta2, step_size, bc2_sqrt, eps, amsgrad,
           transform):
     """m += (1-b1)(x-m); v += (1-b2)(x²-v);  p <- p - (step_size·m) / (√v / bc2_sqrt + eps)."""
     for i in range(lo, hi):
         pi, x = prepared(p[i], g[i], transform)
-        mi = m[i] + one_minus_beta1 * (x - m[i])
-        vi = v[i] + one_minus_beta2 * (x * x - v[i])
+        mi, vi = _moments(m[i], v[i], x, one_minus_beta1, one_minus_beta2)
         m[i] = mi
         v[i] = vi
         if amsgrad:
@@ -95,8 +100,7 @@ def _nadam(lo, hi, p, g, m, v, one_minus_beta1, one_minus_beta2, bc2, eps, coef_
     """m, v as Adam;  den = √(v/bc2) + eps;  p <- p - (coef_g·x)/den - (coef_m·m)/den."""
     for i in range(lo, hi):
         pi, x = prepared(p[i], g[i], transform)
-        mi = m[i] + one_minus_beta1 * (x - m[i])
-        vi = v[i] + one_minus_beta2 * (x * x - v[i])
+        mi, vi = _moments(m[i], v[i], x, one_minus_beta1, one_minus_beta2)
         m[i] = mi
         v[i] = vi
         den = np.sqrt(vi / bc2) + eps
