@@ -15,6 +15,14 @@ assert LANES == 8, "the block kernel below is unrolled for eight lanes"
 
 
 @jit
+def _square_or_zero(x, i, hi):
+    """x[i]² in float64 if i < hi, else 0.0."""
+    if i < hi:
+        return np.float64(x[i]) * np.float64(x[i])
+    return 0.0
+
+
+@jit
 def _block_sumsq(x, b):
     lo = b * BLOCK
     hi = min(lo + BLOCK, x.shape[0])
@@ -30,21 +38,15 @@ def _block_sumsq(x, b):
         a6 += np.float64(x[i + 6]) * np.float64(x[i + 6])
         a7 += np.float64(x[i + 7]) * np.float64(x[i + 7])
         i += LANES
-    # The tail (fewer than eight) continues the lanes in order.
-    if i < hi:
-        a0 += np.float64(x[i]) * np.float64(x[i])
-    if i + 1 < hi:
-        a1 += np.float64(x[i + 1]) * np.float64(x[i + 1])
-    if i + 2 < hi:
-        a2 += np.float64(x[i + 2]) * np.float64(x[i + 2])
-    if i + 3 < hi:
-        a3 += np.float64(x[i + 3]) * np.float64(x[i + 3])
-    if i + 4 < hi:
-        a4 += np.float64(x[i + 4]) * np.float64(x[i + 4])
-    if i + 5 < hi:
-        a5 += np.float64(x[i + 5]) * np.float64(x[i + 5])
-    if i + 6 < hi:
-        a6 += np.float64(x[i + 6]) * np.float64(x[i + 6])
+    # The tail (fewer than eight) continues the lanes in order; a lane past the
+    # end adds +0.0, which leaves its sum as it was (+0.0 or more, or NaN).
+    a0 += _square_or_zero(x, i, hi)
+    a1 += _square_or_zero(x, i + 1, hi)
+    a2 += _square_or_zero(x, i + 2, hi)
+    a3 += _square_or_zero(x, i + 3, hi)
+    a4 += _square_or_zero(x, i + 4, hi)
+    a5 += _square_or_zero(x, i + 5, hi)
+    a6 += _square_or_zero(x, i + 6, hi)
     return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7
 
 
