@@ -10,13 +10,17 @@ import sys
 
 import numpy as np
 
+from .. import book
 from ..plots import smooth_curve
 
 __all__ = [
     "DataSet",
+    "compare_accuracy",
+    "compare_losses",
     "draw_accuracy_panels",
     "epoch_iterations",
     "final_gap",
+    "gap_summary",
     "load",
     "progress_bar",
     "seeds",
@@ -239,6 +243,57 @@ def train_epochs(networks, optimizers, x, t, x_test, t_test, *, epochs, batch_si
             if bar is not None:
                 bar.update(len(networks))
     return curves, iterations
+
+
+def compare_losses(settings, desc, networks, optimizers, ds, *, iterations, batch_size,
+                   batch_seed):
+    """:func:`train_iterations` on *ds* under a progress bar *desc*, and what the loss curves show.
+
+    Returns
+    -------
+    (dict, dict, dict, dict)
+        Per network: the loss of every iteration, its :func:`smoothed` curve,
+        the mean loss of the last 100 iterations, and the test accuracy at the end.
+    """
+    with progress_bar(settings, iterations * len(networks), desc) as bar:
+        losses = train_iterations(networks, optimizers, ds.x, ds.t, iterations=iterations,
+                                  batch_size=batch_size, rng=np.random.default_rng(batch_seed),
+                                  bar=bar)
+    smooth = {name: smoothed(v) for name, v in losses.items()}
+    final = {name: float(np.mean(v[-100:])) for name, v in losses.items()}
+    test_acc = {name: float(net.accuracy(ds.x_test, ds.t_test)) for name, net in networks.items()}
+    return losses, smooth, final, test_acc
+
+
+def compare_accuracy(settings, desc, networks, ds, *, lr, epochs, batch_size, batch_seed,
+                     record="script"):
+    """The book's overfitting comparisons: :func:`train_epochs` with ``SGD(lr)`` for each network.
+
+    On *ds*, under a progress bar *desc*; *record* as in :func:`train_epochs`.
+
+    Returns
+    -------
+    (dict, int, dict)
+        The accuracy curves and iteration count of :func:`train_epochs`, and
+        each network's :func:`final_gap`.
+    """
+    optimizers = {key: book.SGD(lr=lr) for key in networks}
+    total = len(networks) * epoch_iterations(len(ds.x), batch_size, epochs, record)
+    with progress_bar(settings, total, desc) as bar:
+        curves, iterations = train_epochs(networks, optimizers, ds.x, ds.t, ds.x_test, ds.t_test,
+                                          epochs=epochs, batch_size=batch_size,
+                                          rng=np.random.default_rng(batch_seed), bar=bar,
+                                          record=record)
+    return curves, iterations, {key: final_gap(c) for key, c in curves.items()}
+
+
+def gap_summary(header, curves, gaps, labels):
+    """Summary lines: *header*, then per run its label, final train / test accuracy and gap.
+
+    *labels* maps each run to its label, padded as the header's first column.
+    """
+    return [header] + [f"  {labels[key]} {c['train_acc'][-1]:.3f} / {c['test_acc'][-1]:.3f}"
+                       f"                 {gaps[key]:.3f}" for key, c in curves.items()]
 
 
 def smoothed(values):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import book
 from . import Result, Settings, experiment
-from ._common import load, progress_bar, seeds, smoothed, train_iterations
+from ._common import compare_losses, load, seeds
 
 #: label -> the book's ``weight_init_std``
 INITS: Dict[str, Union[float, str]] = {"std=0.01": 0.01, "Xavier": "sigmoid", "He": "relu"}
@@ -35,14 +35,10 @@ def init_compare(settings: Settings) -> Result:
                                          seed=weight_seed)
                 for name, std in INITS.items()}
     optimizers = {name: book.SGD(lr=lr) for name in INITS}
-    with progress_bar(settings, iterations * len(networks), "init-compare") as bar:
-        losses = train_iterations(networks, optimizers, ds.x, ds.t, iterations=iterations,
-                                  batch_size=batch_size, rng=np.random.default_rng(batch_seed),
-                                  bar=bar)
-    smooth = {name: smoothed(v) for name, v in losses.items()}
-    final = {name: float(np.mean(v[-100:])) for name, v in losses.items()}
+    losses, smooth, final, test_acc = compare_losses(
+        settings, "init-compare", networks, optimizers, ds, iterations=iterations,
+        batch_size=batch_size, batch_seed=batch_seed)
     below_1 = {name: first_below(c, 1.0) for name, c in smooth.items()}
-    test_acc = {name: float(net.accuracy(ds.x_test, ds.t_test)) for name, net in networks.items()}
     data = {
         "dataset": ds.info, "network": {"hidden": [100] * 4, "activation": "relu"},
         "inits": {name: std for name, std in INITS.items()}, "optimizer": {"SGD": {"lr": lr}},

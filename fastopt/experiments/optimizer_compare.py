@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import book
 from . import Result, Settings, experiment
-from ._common import load, progress_bar, seeds, smoothed, train_iterations
+from ._common import compare_losses, load, seeds
 
 #: name -> (fastopt.book class, settings): the book's defaults
 OPTIMIZERS = {
@@ -38,13 +38,9 @@ def optimizer_compare(settings: Settings) -> Result:
     networks = {name: book.MultiLayerNet(ds.input_size, [100] * 4, 10, seed=weight_seed)
                 for name in OPTIMIZERS}
     optimizers = {name: cls(**cfg) for name, (cls, cfg) in OPTIMIZERS.items()}
-    with progress_bar(settings, iterations * len(networks), "optimizer-compare") as bar:
-        losses = train_iterations(networks, optimizers, ds.x, ds.t, iterations=iterations,
-                                  batch_size=batch_size, rng=np.random.default_rng(batch_seed),
-                                  bar=bar)
-    smooth = {name: smoothed(v) for name, v in losses.items()}
-    final = {name: float(np.mean(v[-100:])) for name, v in losses.items()}
-    test_acc = {name: float(net.accuracy(ds.x_test, ds.t_test)) for name, net in networks.items()}
+    losses, smooth, final, test_acc = compare_losses(
+        settings, "optimizer-compare", networks, optimizers, ds, iterations=iterations,
+        batch_size=batch_size, batch_seed=batch_seed)
     data = {
         "dataset": ds.info, "network": {"hidden": [100] * 4, "activation": "relu", "init": "he"},
         "batch_size": batch_size, "iterations": iterations,
