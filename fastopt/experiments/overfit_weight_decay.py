@@ -6,19 +6,9 @@ samples with SGD lr 0.01, batch 100, for 201 epochs, once without weight decay
 weights and on the same batches. Accuracy is measured on those 300 samples and
 on the whole test set, as the book's script does.
 """
-import numpy as np
-
 from .. import book
 from . import Result, Settings, experiment
-from ._common import (
-    draw_accuracy_panels,
-    epoch_iterations,
-    final_gap,
-    load,
-    progress_bar,
-    seeds,
-    train_epochs,
-)
+from ._common import compare_accuracy, draw_accuracy_panels, gap_summary, load, seeds
 
 N_TRAIN, BATCH, EPOCHS, LR = 300, 100, 201, 0.01
 LAMBDAS = {"lambda=0": 0.0, "lambda=0.1": 0.1}
@@ -34,13 +24,9 @@ def overfit_weight_decay(settings: Settings) -> Result:
     networks = {key: book.MultiLayerNet(ds.input_size, [100] * 6, 10, weight_decay_lambda=lam,
                                         seed=weight_seed)
                 for key, lam in LAMBDAS.items()}
-    optimizers = {key: book.SGD(lr=LR) for key in networks}
-    total = len(networks) * epoch_iterations(len(ds.x), BATCH, epochs)
-    with progress_bar(settings, total, "overfit-weight-decay") as bar:
-        curves, iterations = train_epochs(networks, optimizers, ds.x, ds.t, ds.x_test, ds.t_test,
-                                          epochs=epochs, batch_size=BATCH,
-                                          rng=np.random.default_rng(batch_seed), bar=bar)
-    gaps = {key: final_gap(c) for key, c in curves.items()}
+    curves, iterations, gaps = compare_accuracy(settings, "overfit-weight-decay", networks, ds,
+                                                lr=LR, epochs=epochs, batch_size=BATCH,
+                                                batch_seed=batch_seed)
     data = {
         "dataset": ds.info, "network": {"hidden": [100] * 6, "activation": "relu", "init": "he"},
         "optimizer": {"SGD": {"lr": LR}}, "batch_size": BATCH, "epochs": epochs,
@@ -54,10 +40,8 @@ def overfit_weight_decay(settings: Settings) -> Result:
         draw_accuracy_panels(fig, curves, {"lambda=0": "no weight decay (Fig. 6-20)",
                                            "lambda=0.1": "weight decay lambda = 0.1 (Fig. 6-21)"})
 
-    summary = ["lambda   final train / test accuracy   train-test gap (last 10 epochs)"]
-    for key, c in curves.items():
-        summary.append(f"  {LAMBDAS[key]:<6} {c['train_acc'][-1]:.3f} / {c['test_acc'][-1]:.3f}"
-                       f"                 {gaps[key]:.3f}")
+    summary = gap_summary("lambda   final train / test accuracy   train-test gap (last 10 epochs)",
+                          curves, gaps, {key: f"{lam:<6}" for key, lam in LAMBDAS.items()})
     verdict = "narrows" if gaps["lambda=0.1"] < gaps["lambda=0"] else "does not narrow"
     summary.append(f"weight decay {verdict} the gap")
     return Result(data=data, draw=draw, summary=summary)
