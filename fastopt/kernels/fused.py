@@ -13,10 +13,14 @@ mask off the forward's output instead of recomputing the hash.
 Above the batch-norm kernels' parallel threshold the public functions call
 the (parallel) separate kernels in turn: the same bits, more threads.
 """
+import functools
+from typing import Callable, TypeVar, cast
+
 import numba
 import numpy as np
 
-from ..reference._types import F64Array, FloatArray, Real, UInt64
+from ..reference import fused as twin
+from ..reference._types import FloatArray
 from ..reference.rng import GAMMA, SHIFT
 from . import activation, batchnorm, dropout
 from ._jit import elementwise, jit
@@ -145,17 +149,28 @@ def _backward_serial(dout, out, xhat, gamma, inv_std, scale, d, dx, dgamma, dbet
     _column_sums(dx, dbias)
 
 
+_F = TypeVar("_F", bound=Callable[..., None])
+
+
+def _signed_as(twin_fn: _F) -> Callable[[Callable[..., None]], _F]:
+    """Decorator: the function, with the parameters of its NumPy twin *twin_fn*, gets the
+    twin's type and (through ``__wrapped__``) its annotated signature."""
+
+    def signed(fn: Callable[..., None]) -> _F:
+        return cast(_F, functools.update_wrapper(fn, twin_fn, assigned=(), updated=()))
+
+    return signed
+
+
 def _parallel(h: FloatArray) -> bool:
     return (h.size >= batchnorm.PARALLEL_ELEMENTS and h.shape[0] > batchnorm.ROW_BLOCK
             and numba.get_num_threads() > 1)
 
 
-def bias_bn_relu_dropout_forward(h: FloatArray, bias: FloatArray, gamma: FloatArray,
-                                 beta: FloatArray, y: FloatArray, out: FloatArray, xhat: FloatArray,
-                                 mean: F64Array, var: F64Array, inv_std: F64Array, eps: float,
-                                 running_mean: F64Array, running_var: F64Array, momentum: float,
-                                 var_factor: float, work: F64Array, drop: bool, seed: UInt64,
-                                 stream: UInt64, threshold: UInt64, scale: Real) -> None:
+@_signed_as(twin.bias_bn_relu_dropout_forward)
+def bias_bn_relu_dropout_forward(h, bias, gamma, beta, y, out, xhat, mean, var, inv_std, eps,
+                                 running_mean, running_var, momentum, var_factor, work, drop, seed,
+                                 stream, threshold, scale):
     """Training forward of a hidden layer after its matrix product ``h = x·W``.
 
     ``h += bias`` (in place: h becomes the affine output); batch norm of h
@@ -183,10 +198,9 @@ def bias_bn_relu_dropout_forward(h: FloatArray, bias: FloatArray, gamma: FloatAr
                         scale)
 
 
-def bias_bn_relu_dropout_backward(dout: FloatArray, out: FloatArray, xhat: FloatArray,
-                                  gamma: FloatArray, inv_std: F64Array, scale: Real, d: FloatArray,
-                                  dx: FloatArray, dgamma: FloatArray, dbeta: FloatArray,
-                                  dbias: FloatArray, work: F64Array) -> None:
+@_signed_as(twin.bias_bn_relu_dropout_backward)
+def bias_bn_relu_dropout_backward(dout, out, xhat, gamma, inv_std, scale, d, dx, dgamma, dbeta,
+                                  dbias, work):
     """Backward of the same layer down to its matrix product.
 
     ``d = dout·scale`` where the forward's ``out`` is nonzero, else 0 (ReLU
