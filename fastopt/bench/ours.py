@@ -17,25 +17,17 @@ from typing import Any
 import numpy as np
 
 from .. import _backend
-from .cases import (
-    BOOK_SCRIPT_HIDDEN,
-    DTYPE,
-    SIZE_BOOK_NET,
-    TRAIN_DROPOUT,
-    TRAIN_HIDDEN,
-    Case,
-    Size,
-)
+from .cases import DTYPE, SIZE_BOOK_NET, TRAIN_DROPOUT, TRAIN_HIDDEN, Case, Size
 from .harness import Bench, Builder
 from .inputs import (
     batchnorm_arrays,
     book_net_arrays,
-    book_script_batch,
     dropout_args,
     kernel_args,
     random_array,
     train_batch,
 )
+from .peers import book_script_step
 
 
 def _optimizer(case: Case, size: Size, backend: str) -> Bench:
@@ -139,17 +131,9 @@ def _train(case: Case, size: Size, backend: str) -> Bench:
 
 
 def _book_script(case: Case, size: Size, backend: str) -> Bench:
-    from ..book import Adam, MultiLayerNet
+    from .. import book
 
-    net, opt = MultiLayerNet(784, list(BOOK_SCRIPT_HIDDEN), 10, seed=0), Adam()
-    x, t = book_script_batch()
-
-    def fn() -> None:
-        opt.update(net.params, net.gradient(x, t))
-        net.loss(x, t)
-
-    return Bench(case, size, backend, fn, backend=backend,
-                 note="fastopt.book: Adam().update(net.params, net.gradient(x, t)); net.loss(x, t)")
+    return book_script_step(book, case, size, backend, "fastopt.book:", backend=backend)
 
 
 #: case family -> builder of fastopt's implementation (``impl`` is the backend)

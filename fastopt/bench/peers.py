@@ -36,7 +36,7 @@ the runner sets it with fastopt's.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -154,17 +154,26 @@ def _book_train(case: Case, size: Size, impl: str) -> Bench:
     return Bench(case, size, impl, fn, note="book MultiLayerNetExtend.gradient + Adam.update")
 
 
-def _book_script(case: Case, size: Size, impl: str) -> Bench:
-    net = book_numpy.MultiLayerNet(784, list(BOOK_SCRIPT_HIDDEN), 10, seed=0)
-    opt = book_numpy.Adam()
+def book_script_step(book: Any, case: Case, size: Size, impl: str, who: str,
+                     backend: Optional[str] = None) -> Bench:
+    """The book scripts' step with *book*'s ``MultiLayerNet`` and ``Adam``.
+
+    *book* is the book's API: :mod:`fastopt.bench.book_numpy` here, ``fastopt.book``
+    in :mod:`fastopt.bench.ours` (with its *backend*); *who* names it in the note.
+    """
+    net, opt = book.MultiLayerNet(784, list(BOOK_SCRIPT_HIDDEN), 10, seed=0), book.Adam()
     x, t = book_script_batch()
 
     def fn() -> None:
         opt.update(net.params, net.gradient(x, t))
         net.loss(x, t)
 
-    return Bench(case, size, impl, fn, note="the book's Adam().update(net.params, "
-                                            "net.gradient(x, t)); net.loss(x, t)")
+    return Bench(case, size, impl, fn, backend=backend,
+                 note=f"{who} Adam().update(net.params, net.gradient(x, t)); net.loss(x, t)")
+
+
+def _book_script(case: Case, size: Size, impl: str) -> Bench:
+    return book_script_step(book_numpy, case, size, impl, "the book's")
 
 
 _BOOK: dict[str, Builder] = {"optimizer": _book_optimizer, "batchnorm": _book_batchnorm,
