@@ -63,6 +63,8 @@ ISA_LEVELS = {
 #: modules built once only, at the baseline: thread control and the CPU check, and the
 #: random-number twin the tests compare (no kernel of a level uses its functions)
 BASELINE_ONLY = {"_jit", "rng"}
+#: the template of the update kernels' wrappers (see generate_update_wrappers)
+UPDATES_TEMPLATE = os.path.join("src_cython", "_updates.pxi.in")
 
 
 def _x86_64():
@@ -89,6 +91,57 @@ def _level_of(ext):
     return parts[2] if len(parts) == 4 and parts[2] in ISA_LEVELS else "baseline"
 
 
+def _kernel_spec():
+    """``fastopt/kernel_spec.py`` alone, by its path: importing the ``fastopt`` package
+    would import the whole of it (the spec itself imports only NumPy)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_fastopt_kernel_spec",
+                                                  os.path.join("fastopt", "kernel_spec.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look the module up while it executes
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def generate_update_wrappers(out_dir="src_cython"):
+    """Render the update kernels' Python wrappers from the kernel specification.
+
+    ``UPDATES_TEMPLATE`` (Cython's Tempita) becomes ``<out_dir>/_updates_<family>.pxi``
+    for each family of ``fastopt.kernel_spec.SPECS`` with update kernels; the family's
+    .pyx includes it. Rendered on every build, a file written only when its text
+    changes: a change of the spec or the template recompiles the modules it touches,
+    and nothing else (cythonize follows the include's modification time). Returns the
+    paths.
+    """
+    from Cython import Tempita
+
+    kernel_spec = _kernel_spec()
+    with open(UPDATES_TEMPLATE, encoding="utf-8") as f:
+        template = Tempita.Template(f.read(), name=UPDATES_TEMPLATE)
+    families = {}
+    for spec in kernel_spec.SPECS:
+        if spec.update:
+            families.setdefault(spec.family, []).append(spec)
+    paths = []
+    for family, specs in families.items():
+        text = template.substitute(specs=specs, transform=kernel_spec.TRANSFORM)
+        path = os.path.join(out_dir, f"_updates_{family}.pxi")
+        paths.append(path)
+        try:
+            with open(path, encoding="utf-8") as f:
+                if f.read() == text:
+                    continue
+        except FileNotFoundError:
+            pass
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    return paths
+
+
 def cython_extensions():
     sources = sorted(glob.glob(os.path.join("src_cython", "*.pyx")))
     if not sources:
@@ -102,6 +155,7 @@ def cython_extensions():
             raise
         print("fastopt: Cython or NumPy missing at build time; building without the cython backend")
         return []
+    generate_update_wrappers()
     built = []
     for level in _levels_wanted():
         package = "fastopt._cy" if level == "baseline" else f"fastopt._cy.{level}"
@@ -192,4 +246,5 @@ class OptionalBuildExt(build_ext):
             print(f"fastopt: skipping {ext.name} ({exc})")
 
 
-setup(ext_modules=cython_extensions(), cmdclass={"build_ext": OptionalBuildExt})
+if __name__ == "__main__":  # setuptools runs it so; a test loads the functions above
+    setup(ext_modules=cython_extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -13,6 +13,7 @@ Skipped where the backend is not built, unless ``FASTOPT_REQUIRE_CYTHON=1``
 import inspect
 import os
 import platform
+import re
 import subprocess
 import sys
 import textwrap
@@ -92,6 +93,36 @@ def test_thresholds_match_the_numba_backend():
         assert cy.PARALLEL_THRESHOLD == nb.PARALLEL_THRESHOLD
         assert cy.CHUNK == nb.CHUNK
 
+
+
+@pytest.mark.skipif(not os.path.isfile(os.path.join(ROOT, "setup.py")),
+                    reason="runs from the source tree")
+def test_setup_renders_the_update_wrappers_from_the_spec_alone(tmp_path):
+    """setup.py renders the update kernels' wrappers (src_cython/_updates.pxi.in) from
+    fastopt/kernel_spec.py loaded by its path, importing no part of the fastopt package:
+    one ``def`` per update kernel with the spec's parameters, ``bint`` for its flags."""
+    code = """
+        import runpy, sys
+        ns = runpy.run_path("setup.py", run_name="fastopt_setup")
+        for path in ns["generate_update_wrappers"](sys.argv[1]):
+            print(path)
+        print(sorted(m for m in sys.modules if m.split(".")[0] == "fastopt"))
+    """
+    res = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    *paths, imported = res.stdout.splitlines()
+    assert imported == "[]"
+    from fastopt.kernel_spec import SPECS
+
+    rendered = "".join(open(path, encoding="utf-8").read() for path in paths)
+    for spec in (s for s in SPECS if s.update):
+        match = re.search(rf"^def {spec.name}\((.*?)\):$", rendered, re.S | re.M)
+        assert match, spec.name
+        params = [p.split() for p in match.group(1).split(",")]
+        assert tuple(name for _, name in params) == spec.parameters, spec.name
+        flags = {name for kind, name in params if kind == "bint"}
+        assert flags == {s.name for s in spec.scalars if s.flag}, spec.name
 
 # ------------------------------------------------------------ threads
 

@@ -146,7 +146,8 @@ def test_cython_specialises_the_scalars_the_spec_folds(spec):
     it equals 1 (the Numba twin is told by fastopt.kernels._jit.update_kernel), and for
     no other: its dispatch function tests ``<scalar> == 1`` for exactly those."""
     source = (SRC_CYTHON / f"{spec.family}.pyx").read_text(encoding="utf-8")
-    match = re.search(rf"^cdef void _{spec.name}\(.*?(?=^cdef |^def )", source, re.S | re.M)
+    match = re.search(rf"^cdef void _{spec.name}\(.*?(?=^cdef |^def |^include |\Z)", source,
+                      re.S | re.M)
     assert match, f"src_cython/{spec.family}.pyx has no cdef void _{spec.name}"
     specialised = set(re.findall(r"\b(\w+) == 1\b", match.group(0)))
     assert specialised == set(spec.fold_when_one), spec.name
