@@ -127,15 +127,37 @@ def parallel_driver(range_fn: Callable[..., None]) -> Callable[..., None]:
     It calls ``range_fn(lo, hi, p, ...)`` over ``CHUNK``-sized pieces of
     ``0:n`` spread over the threads by ``prange``.
     """
-    name = f"{range_fn.__name__}_parallel"
     source = range_fn.py_func.__code__  # type: ignore[attr-defined]  # a Numba dispatcher
-    code = _driver.__code__.replace(co_name=name, co_filename=source.co_filename,
-                                    co_firstlineno=source.co_firstlineno)
-    driver = types.FunctionType(code, {**_driver.__globals__, "_range_fn": range_fn}, name)
-    driver.__qualname__ = name
+    driver = copied(_driver, f"{range_fn.__name__}_parallel", source, _range_fn=range_fn)
     driver.__module__ = range_fn.__module__
     driver.__doc__ = f"Parallel driver of {range_fn.__name__}: prange over CHUNK-sized pieces."
     return cast(Callable[..., None], jit_parallel(driver))
+
+
+def copied(fn: Callable[..., Any], name: str, source: Optional[types.CodeType] = None,
+           **bound: Any) -> types.FunctionType:
+    """A copy of the plain function *fn*, not jitted, for Numba to compile and cache on its own.
+
+    Parameters
+    ----------
+    fn : function
+        The template.
+    name : str
+        The copy's ``__name__`` and ``__qualname__``: Numba's cache index is named
+        after it, so each copy of one template needs its own.
+    source : code object, optional
+        Whose file and first line the copy is attributed to (default: *fn*'s):
+        that file's mtime and size stamp the copy's cache entries.
+    **bound
+        Globals of the copy that differ from *fn*'s (the functions it calls).
+    """
+    code = fn.__code__
+    if source is not None:
+        code = code.replace(co_filename=source.co_filename, co_firstlineno=source.co_firstlineno)
+    copy = types.FunctionType(code.replace(co_name=name), {**fn.__globals__, **bound}, name)
+    copy.__qualname__ = name
+    copy.__module__ = fn.__module__
+    return copy
 
 
 _U0 = np.uint64(0)

@@ -30,12 +30,12 @@ from typing import Any, Callable, Optional, Protocol, Tuple, TypeVar, cast
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from ..reference._types import F64Array, FloatArray
 from ..reference.batchnorm import (ROW_BLOCK, batchnorm_channel_work_size, batchnorm_work_size,
                                    scratch)
-from ._jit import HEAVY_THRESHOLD, JIT_OPTIONS, jit
+from ._jit import HEAVY_THRESHOLD, copied, jit, jit_parallel
 
 #: Elements (N·D or N·C·L) from which the kernels run multi-threaded (when
 #: there are at least two row blocks): the optimizer kernels' threshold, so
@@ -43,23 +43,44 @@ from ._jit import HEAVY_THRESHOLD, JIT_OPTIONS, jit
 PARALLEL_ELEMENTS = HEAVY_THRESHOLD
 
 _U0 = np.uint64(0)
+_Fn = Callable[..., None]
 
 
 # ------------------------------------------------------------ building blocks
 
 
 @jit
+def _nblocks(n):
+    return (n + ROW_BLOCK - 1) // ROW_BLOCK
+
+
+@jit
+def _rows_of(b, n):
+    return b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK)
+
+
+@jit
+def _zero(a, b):
+    """a[:] = 0 and b[:] = 0 (float64, one length)."""
+    for j in range(_U0, np.uint64(a.shape[0])):
+        a[j] = 0.0
+        b[j] = 0.0
+
+
+@jit
+def _block(b, x, part):
+    """Columns (uint64) and rows r0:r1 of block b of x; part[b]'s two rows, set to zero."""
+    r0, r1 = _rows_of(b, x.shape[0])
+    p0 = part[b, 0]
+    p1 = part[b, 1]
+    _zero(p0, p1)
+    return np.uint64(x.shape[1]), r0, r1, p0, p1
+
+
+@jit
 def _welford_block(b, x, part):
     """Welford over the rows of block b, from zero, into part[b] = (mean, M2)."""
-    n = x.shape[0]
-    d = np.uint64(x.shape[1])
-    r0 = b * ROW_BLOCK
-    r1 = min(n, r0 + ROW_BLOCK)
-    pm = part[b, 0]
-    pq = part[b, 1]
-    for j in range(_U0, d):
-        pm[j] = 0.0
-        pq[j] = 0.0
+    d, r0, r1, pm, pq = _block(b, x, part)
     for r in range(r0, r1):
         w = 1.0 / (r - r0 + 1)
         xr = x[r]
@@ -76,9 +97,7 @@ def _welford_block(b, x, part):
 def _merge_blocks(n, part, mean, m2):
     """Chan's merge of the blocks' (mean, M2), in block order, from zero."""
     d = np.uint64(mean.shape[0])
-    for j in range(_U0, d):
-        mean[j] = 0.0
-        m2[j] = 0.0
+    _zero(mean, m2)
     na = 0
     for b in range(part.shape[0]):
         cnt = min(n - b * ROW_BLOCK, ROW_BLOCK)
@@ -101,9 +120,7 @@ def _merge_columns(n, length, colmean, colm2, mean, m2):
     Column-major over the channels, so the channels' chains run side by side.
     """
     c = np.uint64(mean.shape[0])
-    for ch in range(_U0, c):
-        mean[ch] = 0.0
-        m2[ch] = 0.0
+    _zero(mean, m2)
     for i in range(length):
         w = 1.0 / (i + 1)
         f = (i * n) / (i + 1)
@@ -126,15 +143,7 @@ def _finish(count, var, inv_std, eps):
 @jit
 def _sums_block(b, dout, xhat, part):
     """Σdout and Σdout·xhat over the rows of block b, from zero, into part[b]."""
-    n = dout.shape[0]
-    d = np.uint64(dout.shape[1])
-    r0 = b * ROW_BLOCK
-    r1 = min(n, r0 + ROW_BLOCK)
-    sb = part[b, 0]
-    sg = part[b, 1]
-    for j in range(_U0, d):
-        sb[j] = 0.0
-        sg[j] = 0.0
+    d, r0, r1, sb, sg = _block(b, dout, part)
     for r in range(r0, r1):
         dr = dout[r]
         hr = xhat[r]
@@ -148,9 +157,7 @@ def _sums_block(b, dout, xhat, part):
 def _add_blocks(part, sb, sg):
     """Add the blocks' sums in block order, from zero."""
     d = np.uint64(sb.shape[0])
-    for j in range(_U0, d):
-        sb[j] = 0.0
-        sg[j] = 0.0
+    _zero(sb, sg)
     for b in range(part.shape[0]):
         pb = part[b, 0]
         pg = part[b, 1]
@@ -172,16 +179,6 @@ def _grad_coefs(count, gamma, inv_std, dgamma, dbeta, coef):
         sb[j] = sb[j] / count
         sg[j] = sg[j] / count
         k[j] = np.float64(gamma[j]) * inv_std[j]
-
-
-@jit
-def _nblocks(n):
-    return (n + ROW_BLOCK - 1) // ROW_BLOCK
-
-
-@jit
-def _rows_of(b, n):
-    return b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK)
 
 
 # ---------------------------------------------------------------- (N, D)
@@ -241,70 +238,70 @@ def _parts(work, n, d):
 
 
 @jit
-def _forward_train_serial(x, gamma, beta, out, xhat, mean, var, inv_std, eps, work):
+def _one(n):
+    return 1
+
+
+@jit
+def _all_rows(b, n):
+    return 0, n
+
+
+# A kernel's row phase (normalise, dx) runs over ``_pieces(n)`` pieces of rows,
+# ``_piece(b, n)``: the row blocks in parallel, all rows at once serially (a
+# call per block cost the serial kernels 0.1-0.5 us at 100x100). Each row's
+# operations are the same either way, so are the bits.
+_pieces, _piece = _nblocks, _rows_of
+
+
+def _serial_and_parallel(fn: _Fn, name: Optional[str] = None, **bound: Any) -> Tuple[_Fn, _Fn]:
+    """*fn* (a plain function over blocks of rows in ``prange``) jitted twice: serially
+    (``prange`` runs as ``range``; the row phase in one piece) and in parallel, as
+    ``<name>_serial`` and ``<name>_parallel`` (*name* defaults to *fn*'s), with *bound*
+    replacing the functions it calls.
+    """
+    name = name or fn.__name__
+    return (jit(copied(fn, f"{name}_serial", _pieces=_one, _piece=_all_rows, **bound)),
+            jit_parallel(copied(fn, f"{name}_parallel", **bound)))
+
+
+def _forward_train(x, gamma, beta, out, xhat, mean, var, inv_std, eps, work):
     n, d = x.shape
     part, _ = _parts(work, n, d)
-    for b in range(part.shape[0]):
+    for b in prange(part.shape[0]):
         _welford_block(b, x, part)
     _merge_blocks(n, part, mean, var)
     _finish(n, var, inv_std, eps)
-    _normalise_rows(0, n, x, gamma, beta, out, xhat, mean, inv_std)
-
-
-@njit(parallel=True, **JIT_OPTIONS)
-def _forward_train_parallel(x, gamma, beta, out, xhat, mean, var, inv_std, eps, work):
-    n, d = x.shape
-    part, _ = _parts(work, n, d)
-    nb = part.shape[0]
-    for b in prange(nb):
-        _welford_block(b, x, part)
-    _merge_blocks(n, part, mean, var)
-    _finish(n, var, inv_std, eps)
-    for b in prange(nb):
-        r0, r1 = _rows_of(b, n)
+    for b in prange(_pieces(n)):
+        r0, r1 = _piece(b, n)
         _normalise_rows(r0, r1, x, gamma, beta, out, xhat, mean, inv_std)
 
 
-@jit
-def _forward_eval_serial(x, gamma, beta, out, running_mean, running_var, eps, work):
-    inv = work[:x.shape[1]]
-    _eval_inv(running_var, eps, inv)
-    _eval_rows(0, x.shape[0], x, gamma, beta, out, running_mean, inv)
-
-
-@njit(parallel=True, **JIT_OPTIONS)
-def _forward_eval_parallel(x, gamma, beta, out, running_mean, running_var, eps, work):
+def _forward_eval(x, gamma, beta, out, running_mean, running_var, eps, work):
+    """Over (N, D) rows; the (N, C, L) variant binds ``_eval_rows`` to ``_channel_eval_rows``."""
     n = x.shape[0]
     inv = work[:x.shape[1]]
     _eval_inv(running_var, eps, inv)
-    for b in prange(_nblocks(n)):
-        r0, r1 = _rows_of(b, n)
+    for b in prange(_pieces(n)):
+        r0, r1 = _piece(b, n)
         _eval_rows(r0, r1, x, gamma, beta, out, running_mean, inv)
 
 
-@jit
-def _backward_serial(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work):
+def _backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work):
     n, d = dout.shape
     part, coef = _parts(work, n, d)
-    for b in range(part.shape[0]):
+    for b in prange(part.shape[0]):
         _sums_block(b, dout, xhat, part)
     _add_blocks(part, coef[0], coef[1])
     _grad_coefs(n, gamma, inv_std, dgamma, dbeta, coef)
-    _dx_rows(0, n, dout, xhat, dx, coef)
-
-
-@njit(parallel=True, **JIT_OPTIONS)
-def _backward_parallel(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work):
-    n, d = dout.shape
-    part, coef = _parts(work, n, d)
-    nb = part.shape[0]
-    for b in prange(nb):
-        _sums_block(b, dout, xhat, part)
-    _add_blocks(part, coef[0], coef[1])
-    _grad_coefs(n, gamma, inv_std, dgamma, dbeta, coef)
-    for b in prange(nb):
-        r0, r1 = _rows_of(b, n)
+    for b in prange(_pieces(n)):
+        r0, r1 = _piece(b, n)
         _dx_rows(r0, r1, dout, xhat, dx, coef)
+
+
+_forward_train_serial, _forward_train_parallel = _serial_and_parallel(_forward_train)
+_forward_eval_serial, _forward_eval_parallel = _serial_and_parallel(_forward_eval)
+_backward_serial, _backward_parallel = _serial_and_parallel(_backward)
 
 
 # ---------------------------------------------------------------- (N, C, L)
@@ -380,46 +377,22 @@ def _channel_stats(n, length, part, col, mean, var, inv_std, eps):
     _finish(n * length, var, inv_std, eps)
 
 
-@jit
-def _channel_forward_train_serial(x, gamma, beta, out, xhat, mean, var, inv_std, eps, work):
+def _channel_forward_train(x, gamma, beta, out, xhat, mean, var, inv_std, eps, work):
     n, c, length = x.shape
     x2 = x.reshape((n, c * length))
     part, col, _ = _channel_parts(work, n, c, length)
-    for b in range(part.shape[0]):
+    for b in prange(part.shape[0]):
         _welford_block(b, x2, part)
     _channel_stats(n, length, part, col, mean, var, inv_std, eps)
-    _channel_normalise_rows(0, n, x, gamma, beta, out, xhat, mean, inv_std)
-
-
-@njit(parallel=True, **JIT_OPTIONS)
-def _channel_forward_train_parallel(x, gamma, beta, out, xhat, mean, var, inv_std, eps, work):
-    n, c, length = x.shape
-    x2 = x.reshape((n, c * length))
-    part, col, _ = _channel_parts(work, n, c, length)
-    nb = part.shape[0]
-    for b in prange(nb):
-        _welford_block(b, x2, part)
-    _channel_stats(n, length, part, col, mean, var, inv_std, eps)
-    for b in prange(nb):
-        r0, r1 = _rows_of(b, n)
+    for b in prange(_pieces(n)):
+        r0, r1 = _piece(b, n)
         _channel_normalise_rows(r0, r1, x, gamma, beta, out, xhat, mean, inv_std)
 
 
-@jit
-def _channel_forward_eval_serial(x, gamma, beta, out, running_mean, running_var, eps, work):
-    inv = work[:x.shape[1]]
-    _eval_inv(running_var, eps, inv)
-    _channel_eval_rows(0, x.shape[0], x, gamma, beta, out, running_mean, inv)
-
-
-@njit(parallel=True, **JIT_OPTIONS)
-def _channel_forward_eval_parallel(x, gamma, beta, out, running_mean, running_var, eps, work):
-    n = x.shape[0]
-    inv = work[:x.shape[1]]
-    _eval_inv(running_var, eps, inv)
-    for b in prange(_nblocks(n)):
-        r0, r1 = _rows_of(b, n)
-        _channel_eval_rows(r0, r1, x, gamma, beta, out, running_mean, inv)
+_channel_forward_train_serial, _channel_forward_train_parallel = _serial_and_parallel(
+    _channel_forward_train)
+_channel_forward_eval_serial, _channel_forward_eval_parallel = _serial_and_parallel(
+    _forward_eval, "_channel_forward_eval", _eval_rows=_channel_eval_rows)
 
 
 @jit
@@ -428,9 +401,7 @@ def _channel_sums(n, length, part, col, gamma, inv_std, dgamma, dbeta, coef):
     c = np.uint64(coef.shape[1])
     sb = coef[0]
     sg = coef[1]
-    for ch in range(_U0, c):
-        sb[ch] = 0.0
-        sg[ch] = 0.0
+    _zero(sb, sg)
     for i in range(length):  # column-major: the channels' sums run side by side
         for ch in range(_U0, c):
             k = ch * np.uint64(length) + np.uint64(i)
@@ -439,38 +410,26 @@ def _channel_sums(n, length, part, col, gamma, inv_std, dgamma, dbeta, coef):
     _grad_coefs(n * length, gamma, inv_std, dgamma, dbeta, coef)
 
 
-@jit
-def _channel_backward_serial(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work):
+def _channel_backward(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work):
     n, c, length = dout.shape
     d2 = dout.reshape((n, c * length))
     h2 = xhat.reshape((n, c * length))
     part, col, coef = _channel_parts(work, n, c, length)
-    for b in range(part.shape[0]):
+    for b in prange(part.shape[0]):
         _sums_block(b, d2, h2, part)
     _channel_sums(n, length, part, col, gamma, inv_std, dgamma, dbeta, coef)
-    _channel_dx_rows(0, n, dout, xhat, dx, coef)
-
-
-@njit(parallel=True, **JIT_OPTIONS)
-def _channel_backward_parallel(dout, xhat, gamma, inv_std, dx, dgamma, dbeta, work):
-    n, c, length = dout.shape
-    d2 = dout.reshape((n, c * length))
-    h2 = xhat.reshape((n, c * length))
-    part, col, coef = _channel_parts(work, n, c, length)
-    nb = part.shape[0]
-    for b in prange(nb):
-        _sums_block(b, d2, h2, part)
-    _channel_sums(n, length, part, col, gamma, inv_std, dgamma, dbeta, coef)
-    for b in prange(nb):
-        r0, r1 = _rows_of(b, n)
+    for b in prange(_pieces(n)):
+        r0, r1 = _piece(b, n)
         _channel_dx_rows(r0, r1, dout, xhat, dx, coef)
+
+
+_channel_backward_serial, _channel_backward_parallel = _serial_and_parallel(_channel_backward)
 
 
 # ---------------------------------------------------------------- public API
 # The documented functions carry their twins' parameters and types (see
 # fastopt.reference._types): the kernel spec's tests compare their parameter names.
 
-_Fn = Callable[..., None]
 _F = TypeVar("_F", bound=_Fn)
 
 
