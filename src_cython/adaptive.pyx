@@ -9,6 +9,15 @@ of one float dtype; every scalar arrives precomputed in that dtype.
 include "_jit.pxi"
 
 
+cdef inline floating running_mean(floating* avg, Py_ssize_t i, floating x,
+                                  floating weight) noexcept nogil:
+    # avg[i] += weight·(x − avg[i]), stored and returned: the moments of Adam, Adamax
+    # and NAdam (weight 1 − β), RMSprop's centred mean (1 − α)
+    cdef floating a = avg[i] + weight * (x - avg[i])
+    avg[i] = a
+    return a
+
+
 cdef void _adagrad(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating* g, floating* h,
                    floating lr_t, floating eps, floating gscale, floating clip, floating wd,
                    floating decay) noexcept nogil:
@@ -55,8 +64,7 @@ cdef inline void _rmsprop_loop(Py_ssize_t lo, Py_ssize_t hi, floating* p, floati
         s = h[i] * rho + (one_minus_rho * x) * x
         h[i] = s
         if centered:
-            a = grad_avg[i] + one_minus_rho * (x - grad_avg[i])
-            grad_avg[i] = a
+            a = running_mean(grad_avg, i, x, one_minus_rho)
             den = fsqrt(s - a * a) + eps
         else:
             den = fsqrt(s) + eps
@@ -116,10 +124,8 @@ cdef inline void _adam_loop(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating*
     for i in range(lo, hi):
         pi = decayed(p[i], decay)
         x = transformed(g[i], pi, gscale, clip, wd)
-        mi = m[i] + one_minus_beta1 * (x - m[i])
-        vi = v[i] + one_minus_beta2 * (x * x - v[i])
-        m[i] = mi
-        v[i] = vi
+        mi = running_mean(m, i, x, one_minus_beta1)
+        vi = running_mean(v, i, x * x, one_minus_beta2)
         if amsgrad:
             vm = v_max[i]
             # NaN-propagating maximum, as np.maximum; `|` and a select, not
@@ -138,8 +144,7 @@ cdef void _adamax(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating* g, floati
     for i in range(lo, hi):
         pi = decayed(p[i], decay)
         x = transformed(g[i], pi, gscale, clip, wd)
-        mi = m[i] + one_minus_beta1 * (x - m[i])
-        m[i] = mi
+        mi = running_mean(m, i, x, one_minus_beta1)
         a = u[i] * beta2
         b = ffabs(x) + eps
         a = b if (b > a) | (b != b) else a  # NaN-propagating maximum, as np.maximum
@@ -156,10 +161,8 @@ cdef void _nadam(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating* g, floatin
     for i in range(lo, hi):
         pi = decayed(p[i], decay)
         x = transformed(g[i], pi, gscale, clip, wd)
-        mi = m[i] + one_minus_beta1 * (x - m[i])
-        vi = v[i] + one_minus_beta2 * (x * x - v[i])
-        m[i] = mi
-        v[i] = vi
+        mi = running_mean(m, i, x, one_minus_beta1)
+        vi = running_mean(v, i, x * x, one_minus_beta2)
         den = fsqrt(vi / bc2) + eps
         p[i] = (pi - (coef_g * x) / den) - (coef_m * mi) / den
 
