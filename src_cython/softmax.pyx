@@ -22,6 +22,14 @@ cdef const int64_t[::1] _labels(t):
     return view
 
 
+cdef inline void _divide_row(const floating* row, Py_ssize_t c, floating s,
+                             floating* out) noexcept nogil:
+    # out = row / s, one row of C elements (the probabilities; the gradient's 1/N)
+    cdef Py_ssize_t j
+    for j in range(c):
+        out[j] = row[j] / s
+
+
 def softmax_shift(const floating[:, ::1] x, floating[:, ::1] out):
     """out = x − (row maximum of x); a row holding NaN becomes NaN.
 
@@ -70,22 +78,17 @@ def softmax_pick(const floating[:, ::1] e, const floating[::1] sums, t, floating
         The number of labels outside ``[0, C)``.
     """
     cdef const int64_t[::1] tv = _labels(t)
-    cdef Py_ssize_t n = e.shape[0], c = e.shape[1], i, j
+    cdef Py_ssize_t n = e.shape[0], c = e.shape[1], i
     cdef Py_ssize_t bad = 0
-    cdef floating s
     cdef floating tiny = <floating>1e-7
-    cdef const floating* er
     cdef floating* yr
     with nogil:
         for i in range(n):
             bad += (tv[i] < 0) | (tv[i] >= c)
         if bad == 0 and c > 0:
             for i in range(n):
-                s = sums[i]
-                er = &e[i, 0]
                 yr = &y[i, 0]
-                for j in range(c):
-                    yr[j] = er[j] / s
+                _divide_row(&e[i, 0], c, sums[i], yr)
                 picks[i] = yr[tv[i]] + tiny
     return bad
 
@@ -101,7 +104,7 @@ def softmax_xent_backward(const floating[:, ::1] y, t, floating[:, ::1] dx):
         Class indices in ``[0, C)``.
     """
     cdef const int64_t[::1] tv = _labels(t)
-    cdef Py_ssize_t n = y.shape[0], c = y.shape[1], i, j
+    cdef Py_ssize_t n = y.shape[0], c = y.shape[1], i
     cdef int64_t k
     cdef floating v
     cdef floating one = 1
@@ -115,8 +118,7 @@ def softmax_xent_backward(const floating[:, ::1] y, t, floating[:, ::1] dx):
             k = tv[i]
             yr = &y[i, 0]
             dr = &dx[i, 0]
-            for j in range(c):
-                dr[j] = yr[j] / count
+            _divide_row(yr, c, count, dr)
             if 0 <= k < c:  # the one-hot element: (y - 1) / N, as the twins
                 v = yr[k] - one  # in the dtype: no promotion to double
                 dr[k] = v / count
