@@ -134,6 +134,17 @@ def batchnorm_backward(const floating[:, ::1] dout, const floating[:, ::1] xhat,
 # ---------------------------------------------------------------- (N, C, L)
 
 
+cdef double[::1] _channel_work(double[::1] work, Py_ssize_t n, Py_ssize_t c, Py_ssize_t length,
+                               double** part, double** col):
+    """The (N, C, L) kernels' scratch (a new one for None): *part* at its start, the
+    blocks' partial sums (two per block and column), then *col*, the columns' totals
+    (two per column)."""
+    work = _work(work, batchnorm_channel_work_size(n, c, length))
+    part[0] = &work[0]
+    col[0] = part[0] + 2 * _nblocks(n) * c * length
+    return work
+
+
 def batchnorm_channel_forward_train(const floating[:, :, ::1] x, const real_p[::1] gamma,
                                     const real_p[::1] beta, floating[:, :, ::1] out,
                                     floating[:, :, ::1] xhat, double[::1] mean,
@@ -158,9 +169,7 @@ def batchnorm_channel_forward_train(const floating[:, :, ::1] x, const real_p[::
     cdef double* part
     cdef double* col
     cdef bint parallel = _parallel(n, n * cl)
-    work = _work(work, batchnorm_channel_work_size(n, c, length))
-    part = &work[0]
-    col = part + 2 * _nblocks(n) * cl
+    work = _channel_work(work, n, c, length, &part, &col)
     with nogil:
         _stats_pass(&x[0, 0, 0], n, cl, part, parallel)
         _merge_blocks(n, cl, part, col, col + cl)
@@ -228,9 +237,7 @@ def batchnorm_channel_backward(const floating[:, :, ::1] dout, const floating[:,
     cdef double* col
     cdef double* coef
     cdef bint parallel = _parallel(n, n * cl)
-    work = _work(work, batchnorm_channel_work_size(n, c, length))
-    part = &work[0]
-    col = part + 2 * _nblocks(n) * cl
+    work = _channel_work(work, n, c, length, &part, &col)
     coef = col + 2 * cl
     with nogil:
         _sums_pass(&dout[0, 0, 0], &xhat[0, 0, 0], n, cl, part, parallel)
