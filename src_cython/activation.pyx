@@ -21,6 +21,26 @@ cdef void _relu_backward(Py_ssize_t lo, Py_ssize_t hi, floating* x, floating* do
         dx[i] = 0 if x[i] <= 0 else v
 
 
+cdef inline void _relu_range(Py_ssize_t lo, Py_ssize_t hi, floating* x, floating* dout,
+                             floating* out, bint backward) noexcept nogil:
+    if backward:
+        _relu_backward(lo, hi, x, dout, out)
+    else:
+        _relu_forward(lo, hi, x, out)
+
+
+cdef void _relu(Py_ssize_t n, floating* x, floating* dout, floating* out,
+                bint backward) noexcept nogil:
+    # both kernels' serial/parallel driver (the forward has no dout)
+    cdef Py_ssize_t c, lo
+    if go_parallel(n, LIGHT):
+        for c in prange(n_chunks(n), schedule="static"):
+            lo = c * CHUNK
+            _relu_range(lo, min(lo + CHUNK, n), x, dout, out, backward)
+    else:
+        _relu_range(0, n, x, dout, out, backward)
+
+
 def relu_forward(floating[::1] x, floating[::1] out):
     """out = 0 where x <= 0, else x (the book's ``Relu``).
 
@@ -29,14 +49,8 @@ def relu_forward(floating[::1] x, floating[::1] out):
     x, out : ndarray
         1-D, C-contiguous, one float dtype; ``out`` may be ``x``.
     """
-    cdef Py_ssize_t n = x.shape[0], c, lo
     with nogil:
-        if go_parallel(n, LIGHT):
-            for c in prange(n_chunks(n), schedule="static"):
-                lo = c * CHUNK
-                _relu_forward(lo, min(lo + CHUNK, n), &x[0], &out[0])
-        else:
-            _relu_forward(0, n, &x[0], &out[0])
+        _relu(x.shape[0], &x[0], &x[0], &out[0], False)
 
 
 def relu_backward(floating[::1] x, floating[::1] dout, floating[::1] dx):
@@ -47,11 +61,5 @@ def relu_backward(floating[::1] x, floating[::1] dout, floating[::1] dx):
     x, dout, dx : ndarray
         1-D, C-contiguous, one float dtype; ``dx`` may be ``dout``.
     """
-    cdef Py_ssize_t n = x.shape[0], c, lo
     with nogil:
-        if go_parallel(n, LIGHT):
-            for c in prange(n_chunks(n), schedule="static"):
-                lo = c * CHUNK
-                _relu_backward(lo, min(lo + CHUNK, n), &x[0], &dout[0], &dx[0])
-        else:
-            _relu_backward(0, n, &x[0], &dout[0], &dx[0])
+        _relu(x.shape[0], &x[0], &dout[0], &dx[0], True)
