@@ -5,6 +5,15 @@ and a C compiler are available; otherwise the build quietly skips them (the
 Numba and NumPy backends need no compiler). ``FASTOPT_REQUIRE_CYTHON=1`` makes
 a failed Cython build an error.
 
+Generated sources: the Python wrappers of the optimizer update kernels are not
+written by hand. ``src_cython/_updates.pxi.in`` (a template of Cython's Tempita)
+renders them from the kernel specification, ``fastopt/kernel_spec.py`` (loaded by
+its path: the build imports no part of fastopt), into
+``src_cython/_updates_<family>.pxi`` before cythonize, on every build (a file is
+rewritten only when its text changes, so only what changed recompiles); see
+``generate_update_wrappers``. Like the C files, they are build products: git
+ignores them and the sdist leaves them out (a wheel built from it renders them).
+
 Compiler flags: ``-O3 -g0`` (no debug info: 10x smaller modules) and, when
 the compiler accepts it, OpenMP
 (``-fopenmp``) for the parallel kernels; without OpenMP the kernels build
