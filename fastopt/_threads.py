@@ -14,6 +14,7 @@ speed and a quiet machine's large step parallel. ``set_num_threads(n)``,
 import os
 import sys
 import time
+from typing import Optional, Tuple
 
 
 def _cython():
@@ -205,15 +206,16 @@ class ThreadPolicy:
     #: seconds between load samples
     interval = 0.2
 
-    def __init__(self):
-        self.fixed = None  # an int once set_num_threads / FASTOPT_NUM_THREADS fixes the count
-        self.applied = None
-        self.cores = None
-        self._clock = None
-        self._last = None
-        self._idle = None
-        self._large = False
-        self._numba_loaded = False
+    # What a new policy starts from (immutable, so instances share nothing; each sets its own).
+    #: an int once set_num_threads / FASTOPT_NUM_THREADS fixes the count
+    fixed: Optional[int] = None
+    applied: Optional[int] = None
+    cores: Optional[int] = None
+    _clock: Optional[_CpuClock] = None
+    _last: Optional[Tuple[float, float, float]] = None
+    _idle: Optional[int] = None
+    _large = False
+    _numba_loaded = False
 
     def _start(self):
         cores = available_cores()
