@@ -9,13 +9,15 @@ of one float dtype; every scalar arrives precomputed in that dtype.
 include "_jit.pxi"
 
 
-cdef inline floating running_mean(floating* avg, Py_ssize_t i, floating x,
-                                  floating weight) noexcept nogil:
-    # avg[i] += weight·(x − avg[i]), stored and returned: the moments of Adam, Adamax
-    # and NAdam (weight 1 − β), RMSprop's centred mean (1 − α)
-    cdef floating a = avg[i] + weight * (x - avg[i])
-    avg[i] = a
-    return a
+cdef inline void adam_moments(floating* m, floating* v, Py_ssize_t i, floating x,
+                              floating one_minus_beta1, floating one_minus_beta2,
+                              floating* mi, floating* vi) noexcept nogil:
+    # Adam's and NAdam's moments: m += (1−b1)(x−m), v += (1−b2)(x²−v), stored in m[i],
+    # v[i] and returned in mi, vi (both computed before either store, as the twins)
+    mi[0] = m[i] + one_minus_beta1 * (x - m[i])
+    vi[0] = v[i] + one_minus_beta2 * (x * x - v[i])
+    m[i] = mi[0]
+    v[i] = vi[0]
 
 
 cdef void _adagrad(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating* g, floating* h,
@@ -64,7 +66,8 @@ cdef inline void _rmsprop_loop(Py_ssize_t lo, Py_ssize_t hi, floating* p, floati
         s = h[i] * rho + (one_minus_rho * x) * x
         h[i] = s
         if centered:
-            a = running_mean(grad_avg, i, x, one_minus_rho)
+            a = grad_avg[i] + one_minus_rho * (x - grad_avg[i])
+            grad_avg[i] = a
             den = fsqrt(s - a * a) + eps
         else:
             den = fsqrt(s) + eps
@@ -124,8 +127,7 @@ cdef inline void _adam_loop(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating*
     for i in range(lo, hi):
         pi = decayed(p[i], decay)
         x = transformed(g[i], pi, gscale, clip, wd)
-        mi = running_mean(m, i, x, one_minus_beta1)
-        vi = running_mean(v, i, x * x, one_minus_beta2)
+        adam_moments(m, v, i, x, one_minus_beta1, one_minus_beta2, &mi, &vi)
         if amsgrad:
             vm = v_max[i]
             # NaN-propagating maximum, as np.maximum; `|` and a select, not
@@ -144,7 +146,8 @@ cdef void _adamax(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating* g, floati
     for i in range(lo, hi):
         pi = decayed(p[i], decay)
         x = transformed(g[i], pi, gscale, clip, wd)
-        mi = running_mean(m, i, x, one_minus_beta1)
+        mi = m[i] + one_minus_beta1 * (x - m[i])
+        m[i] = mi
         a = u[i] * beta2
         b = ffabs(x) + eps
         a = b if (b > a) | (b != b) else a  # NaN-propagating maximum, as np.maximum
@@ -161,8 +164,7 @@ cdef void _nadam(Py_ssize_t lo, Py_ssize_t hi, floating* p, floating* g, floatin
     for i in range(lo, hi):
         pi = decayed(p[i], decay)
         x = transformed(g[i], pi, gscale, clip, wd)
-        mi = running_mean(m, i, x, one_minus_beta1)
-        vi = running_mean(v, i, x * x, one_minus_beta2)
+        adam_moments(m, v, i, x, one_minus_beta1, one_minus_beta2, &mi, &vi)
         den = fsqrt(vi / bc2) + eps
         p[i] = (pi - (coef_g * x) / den) - (coef_m * mi) / den
 
