@@ -20,118 +20,118 @@ cdef enum:
 # float64 arithmetic 16 floats at a time, splitting and joining vectors with a lane
 # shuffle per conversion (vextractf32x8 / vinsertf64x4, the hottest instructions of the
 # forward under perf); these helpers convert 8 at a time straight from and to memory, as
-# Numba's LLVM does, the last partial vector under a mask. The same operations in the
-# same order as the loops they replace, so the bits do not change.
+# Numba's LLVM does, then 4, and return how many elements they did: the caller's own
+# loop does the last 0-3. (A masked partial vector instead cost 10 % of a 128x100
+# forward + backward on Zen 4, whose masked stores are slow.) The same operations in the
+# same order as the loops they stand for, so the bits do not change.
 cdef extern from *:
     """
     #if defined(__AVX512F__) && defined(__AVX512VL__)
     #include <immintrin.h>
     #define FO_BN_ROWS_AVX512 1
-    static inline __mmask8 fo_lanes(Py_ssize_t j, Py_ssize_t d) {
-        return d - j >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (d - j)) - 1u);
-    }
-    static inline __m512d fo_load_f32(const float* p, __mmask8 k) {
-        return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, p));
-    }
-    static inline __m512d fo_load_f64(const double* p, __mmask8 k) {
-        return _mm512_maskz_loadu_pd(k, p);
-    }
-    static inline void fo_store_f32(float* p, __mmask8 k, __m512d v) {
-        _mm256_mask_storeu_ps(p, k, _mm512_cvtpd_ps(v));
-    }
-    /* Each row function runs its step over the whole vectors with a constant all-ones
-       mask (the compiler drops it), then once over the rest under a mask. */
+    static inline __m512d fo_load_f32_512(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+    static inline __m256d fo_load_f32_256(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+    static inline void fo_store_f32_512(float* p, __m512d v) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)); }
+    static inline void fo_store_f32_256(float* p, __m256d v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
+    #define fo_load_f64_512 _mm512_loadu_pd
+    #define fo_load_f64_256 _mm256_loadu_pd
+    #define fo_store_f64_512 _mm512_storeu_pd
+    #define fo_store_f64_256 _mm256_storeu_pd
+    /* A row function's step(W, j), written once for W = 512 and 256 bits: its vectors
+       are __m<W>d, its operations _mm<W>_*_pd. */
     #define FO_ROW_LOOP(step)                                            \
         Py_ssize_t j = 0;                                                \
-        for (; j + 8 <= d; j += 8) { step(j, (__mmask8)0xFF); }          \
-        if (j < d) { step(j, fo_lanes(j, d)); }
+        for (; j + 8 <= d; j += 8) { step(512, j) }                      \
+        if (j + 4 <= d) { step(256, j) j += 4; }                         \
+        return j;
 
     /* Welford: delta = v - m; m = m + delta*w; q = q + delta*(v - m) */
-    static inline void fo_welford_row(const float* xr, double* pm, double* pq, Py_ssize_t d,
-                                      double w) {
-        __m512d vw = _mm512_set1_pd(w);
-        #define STEP(j, k) {                                                              \
-            __m512d v = fo_load_f32(xr + j, k), m = fo_load_f64(pm + j, k);                \
-            __m512d delta = _mm512_sub_pd(v, m);                                          \
-            m = _mm512_add_pd(m, _mm512_mul_pd(delta, vw));                               \
-            _mm512_mask_storeu_pd(pm + j, k, m);                                          \
-            _mm512_mask_storeu_pd(pq + j, k, _mm512_add_pd(fo_load_f64(pq + j, k),        \
-                                  _mm512_mul_pd(delta, _mm512_sub_pd(v, m)))); }
+    static inline Py_ssize_t fo_welford_row(const float* xr, double* pm, double* pq,
+                                            Py_ssize_t d, double w) {
+        #define STEP(W, j) {                                                              \
+            __m##W##d v = fo_load_f32_##W(xr + j), m = fo_load_f64_##W(pm + j);           \
+            __m##W##d delta = _mm##W##_sub_pd(v, m);                                      \
+            m = _mm##W##_add_pd(m, _mm##W##_mul_pd(delta, _mm##W##_set1_pd(w)));          \
+            fo_store_f64_##W(pm + j, m);                                                  \
+            fo_store_f64_##W(pq + j, _mm##W##_add_pd(fo_load_f64_##W(pq + j),            \
+                             _mm##W##_mul_pd(delta, _mm##W##_sub_pd(v, m)))); }
         FO_ROW_LOOP(STEP)
         #undef STEP
     }
     /* xh = (x - mean)*inv_std; xhat = xh; out = gamma*xh + beta */
-    static inline void fo_normalise_row(const float* xr, const float* gamma, const float* beta,
-                                        float* outr, float* hr, const double* mean,
-                                        const double* inv_std, Py_ssize_t d) {
-        #define STEP(j, k) {                                                              \
-            __m512d xh = _mm512_mul_pd(_mm512_sub_pd(fo_load_f32(xr + j, k),             \
-                                                     fo_load_f64(mean + j, k)),          \
-                                       fo_load_f64(inv_std + j, k));                      \
-            fo_store_f32(hr + j, k, xh);                                                  \
-            fo_store_f32(outr + j, k, _mm512_add_pd(                                      \
-                _mm512_mul_pd(fo_load_f32(gamma + j, k), xh), fo_load_f32(beta + j, k))); }
+    static inline Py_ssize_t fo_normalise_row(const float* xr, const float* gamma,
+                                              const float* beta, float* outr, float* hr,
+                                              const double* mean, const double* inv_std,
+                                              Py_ssize_t d) {
+        #define STEP(W, j) {                                                              \
+            __m##W##d xh = _mm##W##_mul_pd(_mm##W##_sub_pd(fo_load_f32_##W(xr + j),      \
+                                                           fo_load_f64_##W(mean + j)),   \
+                                           fo_load_f64_##W(inv_std + j));                 \
+            fo_store_f32_##W(hr + j, xh);                                                 \
+            fo_store_f32_##W(outr + j, _mm##W##_add_pd(                                   \
+                _mm##W##_mul_pd(fo_load_f32_##W(gamma + j), xh), fo_load_f32_##W(beta + j))); }
         FO_ROW_LOOP(STEP)
         #undef STEP
     }
     /* xh = (x - running_mean)*inv; out = gamma*xh + beta (running_mean float32 too) */
-    static inline void fo_eval_row(const float* xr, const float* gamma, const float* beta,
-                                   float* outr, const float* running_mean, const double* inv,
-                                   Py_ssize_t d) {
-        #define STEP(j, k) {                                                              \
-            __m512d xh = _mm512_mul_pd(_mm512_sub_pd(fo_load_f32(xr + j, k),             \
-                                                     fo_load_f32(running_mean + j, k)),  \
-                                       fo_load_f64(inv + j, k));                          \
-            fo_store_f32(outr + j, k, _mm512_add_pd(                                      \
-                _mm512_mul_pd(fo_load_f32(gamma + j, k), xh), fo_load_f32(beta + j, k))); }
+    static inline Py_ssize_t fo_eval_row(const float* xr, const float* gamma, const float* beta,
+                                         float* outr, const float* running_mean,
+                                         const double* inv, Py_ssize_t d) {
+        #define STEP(W, j) {                                                              \
+            __m##W##d xh = _mm##W##_mul_pd(_mm##W##_sub_pd(fo_load_f32_##W(xr + j),      \
+                                                           fo_load_f32_##W(running_mean + j)), \
+                                           fo_load_f64_##W(inv + j));                     \
+            fo_store_f32_##W(outr + j, _mm##W##_add_pd(                                   \
+                _mm##W##_mul_pd(fo_load_f32_##W(gamma + j), xh), fo_load_f32_##W(beta + j))); }
         FO_ROW_LOOP(STEP)
         #undef STEP
     }
     /* sb = sb + g; sg = sg + g*h */
-    static inline void fo_sums_row(const float* dr, const float* hr, double* sb, double* sg,
-                                   Py_ssize_t d) {
-        #define STEP(j, k) {                                                              \
-            __m512d g = fo_load_f32(dr + j, k);                                           \
-            _mm512_mask_storeu_pd(sb + j, k, _mm512_add_pd(fo_load_f64(sb + j, k), g));   \
-            _mm512_mask_storeu_pd(sg + j, k, _mm512_add_pd(fo_load_f64(sg + j, k),        \
-                                  _mm512_mul_pd(g, fo_load_f32(hr + j, k)))); }
+    static inline Py_ssize_t fo_sums_row(const float* dr, const float* hr, double* sb,
+                                         double* sg, Py_ssize_t d) {
+        #define STEP(W, j) {                                                              \
+            __m##W##d g = fo_load_f32_##W(dr + j);                                        \
+            fo_store_f64_##W(sb + j, _mm##W##_add_pd(fo_load_f64_##W(sb + j), g));        \
+            fo_store_f64_##W(sg + j, _mm##W##_add_pd(fo_load_f64_##W(sg + j),            \
+                             _mm##W##_mul_pd(g, fo_load_f32_##W(hr + j)))); }
         FO_ROW_LOOP(STEP)
         #undef STEP
     }
     /* dx = k*((dout - mb) - xhat*mg) */
-    static inline void fo_dx_row(const float* dr, const float* hr, float* dxr, const double* mb,
-                                 const double* mg, const double* kk, Py_ssize_t d) {
-        #define STEP(j, k) {                                                              \
-            __m512d t = _mm512_sub_pd(                                                    \
-                _mm512_sub_pd(fo_load_f32(dr + j, k), fo_load_f64(mb + j, k)),            \
-                _mm512_mul_pd(fo_load_f32(hr + j, k), fo_load_f64(mg + j, k)));           \
-            fo_store_f32(dxr + j, k, _mm512_mul_pd(fo_load_f64(kk + j, k), t)); }
+    static inline Py_ssize_t fo_dx_row(const float* dr, const float* hr, float* dxr,
+                                       const double* mb, const double* mg, const double* kk,
+                                       Py_ssize_t d) {
+        #define STEP(W, j) {                                                              \
+            __m##W##d t = _mm##W##_sub_pd(                                                \
+                _mm##W##_sub_pd(fo_load_f32_##W(dr + j), fo_load_f64_##W(mb + j)),        \
+                _mm##W##_mul_pd(fo_load_f32_##W(hr + j), fo_load_f64_##W(mg + j)));       \
+            fo_store_f32_##W(dxr + j, _mm##W##_mul_pd(fo_load_f64_##W(kk + j), t)); }
         FO_ROW_LOOP(STEP)
         #undef STEP
     }
     #else
+    /* no AVX-512: the callers' own loops do every element */
     #define FO_BN_ROWS_AVX512 0
-    static inline void fo_welford_row(const float* a, double* b, double* c, Py_ssize_t d, double w) {}
-    static inline void fo_normalise_row(const float* a, const float* b, const float* c, float* e,
-                                        float* f, const double* g, const double* h, Py_ssize_t d) {}
-    static inline void fo_sums_row(const float* a, const float* b, double* c, double* e, Py_ssize_t d) {}
-    static inline void fo_eval_row(const float* a, const float* b, const float* c, float* e,
-                                   const float* f, const double* g, Py_ssize_t d) {}
-    static inline void fo_dx_row(const float* a, const float* b, float* c, const double* e,
-                                 const double* f, const double* g, Py_ssize_t d) {}
+    #define fo_welford_row(xr, pm, pq, d, w) ((Py_ssize_t)0)
+    #define fo_normalise_row(xr, gamma, beta, outr, hr, mean, inv_std, d) ((Py_ssize_t)0)
+    #define fo_eval_row(xr, gamma, beta, outr, running_mean, inv, d) ((Py_ssize_t)0)
+    #define fo_sums_row(dr, hr, sb, sg, d) ((Py_ssize_t)0)
+    #define fo_dx_row(dr, hr, dxr, mb, mg, kk, d) ((Py_ssize_t)0)
     #endif
     """
     const bint BN_ROWS_AVX512 "FO_BN_ROWS_AVX512"
-    void fo_welford_row(const float* xr, double* pm, double* pq, Py_ssize_t d, double w) noexcept nogil
-    void fo_normalise_row(const float* xr, const float* gamma, const float* beta, float* outr,
-                          float* hr, const double* mean, const double* inv_std,
-                          Py_ssize_t d) noexcept nogil
-    void fo_sums_row(const float* dr, const float* hr, double* sb, double* sg,
-                     Py_ssize_t d) noexcept nogil
-    void fo_eval_row(const float* xr, const float* gamma, const float* beta, float* outr,
-                     const float* running_mean, const double* inv, Py_ssize_t d) noexcept nogil
-    void fo_dx_row(const float* dr, const float* hr, float* dxr, const double* mb,
-                   const double* mg, const double* k, Py_ssize_t d) noexcept nogil
+    Py_ssize_t fo_welford_row(const float* xr, double* pm, double* pq, Py_ssize_t d,
+                              double w) noexcept nogil
+    Py_ssize_t fo_normalise_row(const float* xr, const float* gamma, const float* beta,
+                                float* outr, float* hr, const double* mean,
+                                const double* inv_std, Py_ssize_t d) noexcept nogil
+    Py_ssize_t fo_sums_row(const float* dr, const float* hr, double* sb, double* sg,
+                           Py_ssize_t d) noexcept nogil
+    Py_ssize_t fo_eval_row(const float* xr, const float* gamma, const float* beta, float* outr,
+                           const float* running_mean, const double* inv,
+                           Py_ssize_t d) noexcept nogil
+    Py_ssize_t fo_dx_row(const float* dr, const float* hr, float* dxr, const double* mb,
+                         const double* mg, const double* k, Py_ssize_t d) noexcept nogil
 
 #: Elements (N·D or N·C·L) from which the kernels run multi-threaded (when
 #: there are at least two row blocks): the optimizer kernels' threshold (``HEAVY``,
@@ -161,7 +161,7 @@ cdef void _welford_block(Py_ssize_t b, const floating* x, Py_ssize_t n, Py_ssize
     cdef double* pm = part + 2 * b * d
     cdef double* pq = pm + d
     cdef const floating* xr
-    cdef Py_ssize_t r, j
+    cdef Py_ssize_t r, j, j0
     cdef double w, v, m, delta
     for j in range(d):
         pm[j] = 0.0
@@ -169,10 +169,10 @@ cdef void _welford_block(Py_ssize_t b, const floating* x, Py_ssize_t n, Py_ssize
     for r in range(r0, r1):
         w = 1.0 / <double>(r - r0 + 1)
         xr = x + r * d
+        j0 = 0
         if floating is float and BN_ROWS_AVX512:
-            fo_welford_row(xr, pm, pq, d, w)
-            continue
-        for j in range(d):
+            j0 = fo_welford_row(xr, pm, pq, d, w)
+        for j in range(j0, d):
             v = <double>xr[j]
             m = pm[j]
             delta = v - m
@@ -243,7 +243,7 @@ cdef void _sums_block(Py_ssize_t b, const floating* dout, const floating* xhat, 
     cdef double* sg = sb + d
     cdef const floating* dr
     cdef const floating* hr
-    cdef Py_ssize_t r, j
+    cdef Py_ssize_t r, j, j0
     cdef double g
     for j in range(d):
         sb[j] = 0.0
@@ -251,10 +251,10 @@ cdef void _sums_block(Py_ssize_t b, const floating* dout, const floating* xhat, 
     for r in range(r0, r1):
         dr = dout + r * d
         hr = xhat + r * d
+        j0 = 0
         if floating is float and BN_ROWS_AVX512:
-            fo_sums_row(dr, hr, sb, sg, d)
-            continue
-        for j in range(d):
+            j0 = fo_sums_row(dr, hr, sb, sg, d)
+        for j in range(j0, d):
             g = <double>dr[j]
             sb[j] = sb[j] + g
             sg[j] = sg[j] + g * <double>hr[j]
@@ -308,13 +308,14 @@ cdef void _normalise_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floa
                           const real_p* gamma, const real_p* beta, floating* out,
                           floating* xhat, const double* mean,
                           const double* inv_std) noexcept nogil:
-    cdef Py_ssize_t r, j
+    cdef Py_ssize_t r, j, j0
     cdef double xh
     for r in range(r0, r1):
+        j0 = 0
         if floating is float and real_p is float and BN_ROWS_AVX512:
-            fo_normalise_row(x + r * d, gamma, beta, out + r * d, xhat + r * d, mean, inv_std, d)
-            continue
-        for j in range(d):
+            j0 = fo_normalise_row(x + r * d, gamma, beta, out + r * d, xhat + r * d, mean,
+                                  inv_std, d)
+        for j in range(j0, d):
             xh = (<double>x[r * d + j] - mean[j]) * inv_std[j]
             xhat[r * d + j] = <floating>xh
             out[r * d + j] = <floating>(<double>gamma[j] * xh + <double>beta[j])
@@ -323,13 +324,13 @@ cdef void _normalise_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floa
 cdef void _eval_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floating* x,
                      const real_p* gamma, const real_p* beta, floating* out,
                      const real_r* running_mean, const double* inv) noexcept nogil:
-    cdef Py_ssize_t r, j
+    cdef Py_ssize_t r, j, j0
     cdef double xh
     for r in range(r0, r1):
+        j0 = 0
         if floating is float and real_p is float and real_r is float and BN_ROWS_AVX512:
-            fo_eval_row(x + r * d, gamma, beta, out + r * d, running_mean, inv, d)
-            continue
-        for j in range(d):
+            j0 = fo_eval_row(x + r * d, gamma, beta, out + r * d, running_mean, inv, d)
+        for j in range(j0, d):
             xh = (<double>x[r * d + j] - <double>running_mean[j]) * inv[j]
             out[r * d + j] = <floating>(<double>gamma[j] * xh + <double>beta[j])
 
@@ -339,12 +340,12 @@ cdef void _dx_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floating* d
     cdef const double* mb = coef
     cdef const double* mg = coef + d
     cdef const double* k = coef + 2 * d
-    cdef Py_ssize_t r, j
+    cdef Py_ssize_t r, j, j0
     for r in range(r0, r1):
+        j0 = 0
         if floating is float and BN_ROWS_AVX512:
-            fo_dx_row(dout + r * d, xhat + r * d, dx + r * d, mb, mg, k, d)
-            continue
-        for j in range(d):
+            j0 = fo_dx_row(dout + r * d, xhat + r * d, dx + r * d, mb, mg, k, d)
+        for j in range(j0, d):
             dx[r * d + j] = <floating>(
                 k[j] * ((<double>dout[r * d + j] - mb[j]) - <double>xhat[r * d + j] * mg[j]))
 
