@@ -12,6 +12,7 @@ calls it once the backend is known to be available.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -66,16 +67,30 @@ def _optimizer_api(case: Case, size: Size, backend: str) -> Bench:
                  note=f"optim.{cls_name}(FlatParams of the 10 arrays).step(): one kernel call")
 
 
-def _batchnorm(case: Case, size: Size, backend: str) -> Bench:
+@functools.lru_cache(maxsize=None)
+def _batchnorm_buffers(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """(x, dout, gamma, beta, out, xhat, dx, mean, var, inv_std, dgamma, dbeta, work) for
+    one (N, D) shape, shared by every fastopt backend.
+
+    Shared because a batch-norm kernel's time depends on where the allocator puts the
+    (N, D) arrays relative to each other and to the per-column ones: at 128x100 either
+    backend took 16-23 us over 12 allocations in one process, so separate buffers made
+    the Cython/Numba ratio a draw between two placements (0.95-1.17); on the same
+    buffers it was 1.00-1.03 over 25 random placements (AMD EPYC, 2026-12).
+    """
     from ..reference.batchnorm import batchnorm_work_size
 
+    n, d = shape
+    x, dout, gamma, beta = batchnorm_arrays(shape)
+    return (x, dout, gamma, beta, np.empty_like(x), np.empty_like(x), np.empty_like(x),
+            np.empty(d), np.empty(d), np.empty(d), np.empty_like(gamma), np.empty_like(beta),
+            np.empty(batchnorm_work_size(n, d)))
+
+
+def _batchnorm(case: Case, size: Size, backend: str) -> Bench:
     k = _backend.kernels(backend)
-    n, d = size.shape
-    x, dout, gamma, beta = batchnorm_arrays(size.shape)
-    out, xhat, dx = np.empty_like(x), np.empty_like(x), np.empty_like(x)
-    mean, var, inv_std = np.empty(d), np.empty(d), np.empty(d)
-    dgamma, dbeta = np.empty_like(gamma), np.empty_like(beta)
-    work = np.empty(batchnorm_work_size(n, d))
+    (x, dout, gamma, beta, out, xhat, dx, mean, var, inv_std, dgamma, dbeta,
+     work) = _batchnorm_buffers(size.shape)
     eps = 1e-6
     fwd, bwd = k.batchnorm_forward_train, k.batchnorm_backward
 
