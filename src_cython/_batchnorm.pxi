@@ -44,6 +44,13 @@ cdef extern from *:
         for (; j + 8 <= d; j += 8) { step(512, j) }                      \
         if (j + 4 <= d) { step(256, j) j += 4; }                         \
         return j;
+    /* Operand p of column j of an (N, D) row, or with cols == 0 the one value p0 of a whole
+       row (an (N, C, L) kernel's channel), read into a local before the loop: read from p
+       inside it, it would be reloaded after every store (the output may alias it). The
+       callers pass cols as a constant, which folds. */
+    #define FO_COL_F64(W, p, j) (cols ? fo_load_f64_##W((p) + (j)) : _mm##W##_set1_pd(p##0))
+    #define FO_COL_F32(W, p, j) (cols ? fo_load_f32_##W((p) + (j)) : _mm##W##_set1_pd(p##0))
+    #define FO_ROW_VALUE(p) const double p##0 = cols ? 0.0 : (double)*(p)
 
     /* Welford: delta = v - m; m = m + delta*w; q = q + delta*(v - m) */
     static inline Py_ssize_t fo_welford_row(const float* xr, double* pm, double* pq,
@@ -62,27 +69,29 @@ cdef extern from *:
     static inline Py_ssize_t fo_normalise_row(const float* xr, const float* gamma,
                                               const float* beta, float* outr, float* hr,
                                               const double* mean, const double* inv_std,
-                                              Py_ssize_t d) {
+                                              Py_ssize_t d, int cols) {
+        FO_ROW_VALUE(gamma); FO_ROW_VALUE(beta); FO_ROW_VALUE(mean); FO_ROW_VALUE(inv_std);
         #define STEP(W, j) {                                                              \
             __m##W##d xh = _mm##W##_mul_pd(_mm##W##_sub_pd(fo_load_f32_##W(xr + j),      \
-                                                           fo_load_f64_##W(mean + j)),   \
-                                           fo_load_f64_##W(inv_std + j));                 \
+                                                           FO_COL_F64(W, mean, j)),      \
+                                           FO_COL_F64(W, inv_std, j));                    \
             fo_store_f32_##W(hr + j, xh);                                                 \
             fo_store_f32_##W(outr + j, _mm##W##_add_pd(                                   \
-                _mm##W##_mul_pd(fo_load_f32_##W(gamma + j), xh), fo_load_f32_##W(beta + j))); }
+                _mm##W##_mul_pd(FO_COL_F32(W, gamma, j), xh), FO_COL_F32(W, beta, j))); }
         FO_ROW_LOOP(STEP)
         #undef STEP
     }
     /* xh = (x - running_mean)*inv; out = gamma*xh + beta (running_mean float32 too) */
     static inline Py_ssize_t fo_eval_row(const float* xr, const float* gamma, const float* beta,
                                          float* outr, const float* running_mean,
-                                         const double* inv, Py_ssize_t d) {
+                                         const double* inv, Py_ssize_t d, int cols) {
+        FO_ROW_VALUE(gamma); FO_ROW_VALUE(beta); FO_ROW_VALUE(running_mean); FO_ROW_VALUE(inv);
         #define STEP(W, j) {                                                              \
             __m##W##d xh = _mm##W##_mul_pd(_mm##W##_sub_pd(fo_load_f32_##W(xr + j),      \
-                                                           fo_load_f32_##W(running_mean + j)), \
-                                           fo_load_f64_##W(inv + j));                     \
+                                                           FO_COL_F32(W, running_mean, j)), \
+                                           FO_COL_F64(W, inv, j));                        \
             fo_store_f32_##W(outr + j, _mm##W##_add_pd(                                   \
-                _mm##W##_mul_pd(fo_load_f32_##W(gamma + j), xh), fo_load_f32_##W(beta + j))); }
+                _mm##W##_mul_pd(FO_COL_F32(W, gamma, j), xh), FO_COL_F32(W, beta, j))); }
         FO_ROW_LOOP(STEP)
         #undef STEP
     }
@@ -100,12 +109,13 @@ cdef extern from *:
     /* dx = k*((dout - mb) - xhat*mg) */
     static inline Py_ssize_t fo_dx_row(const float* dr, const float* hr, float* dxr,
                                        const double* mb, const double* mg, const double* kk,
-                                       Py_ssize_t d) {
+                                       Py_ssize_t d, int cols) {
+        FO_ROW_VALUE(mb); FO_ROW_VALUE(mg); FO_ROW_VALUE(kk);
         #define STEP(W, j) {                                                              \
             __m##W##d t = _mm##W##_sub_pd(                                                \
-                _mm##W##_sub_pd(fo_load_f32_##W(dr + j), fo_load_f64_##W(mb + j)),        \
-                _mm##W##_mul_pd(fo_load_f32_##W(hr + j), fo_load_f64_##W(mg + j)));       \
-            fo_store_f32_##W(dxr + j, _mm##W##_mul_pd(fo_load_f64_##W(kk + j), t)); }
+                _mm##W##_sub_pd(fo_load_f32_##W(dr + j), FO_COL_F64(W, mb, j)),           \
+                _mm##W##_mul_pd(fo_load_f32_##W(hr + j), FO_COL_F64(W, mg, j)));          \
+            fo_store_f32_##W(dxr + j, _mm##W##_mul_pd(FO_COL_F64(W, kk, j), t)); }
         FO_ROW_LOOP(STEP)
         #undef STEP
     }
@@ -113,10 +123,10 @@ cdef extern from *:
     /* no AVX-512: the callers' own loops do every element */
     #define FO_BN_ROWS_AVX512 0
     #define fo_welford_row(xr, pm, pq, d, w) ((Py_ssize_t)0)
-    #define fo_normalise_row(xr, gamma, beta, outr, hr, mean, inv_std, d) ((Py_ssize_t)0)
-    #define fo_eval_row(xr, gamma, beta, outr, running_mean, inv, d) ((Py_ssize_t)0)
+    #define fo_normalise_row(xr, gamma, beta, outr, hr, mean, inv_std, d, cols) ((Py_ssize_t)0)
+    #define fo_eval_row(xr, gamma, beta, outr, running_mean, inv, d, cols) ((Py_ssize_t)0)
     #define fo_sums_row(dr, hr, sb, sg, d) ((Py_ssize_t)0)
-    #define fo_dx_row(dr, hr, dxr, mb, mg, kk, d) ((Py_ssize_t)0)
+    #define fo_dx_row(dr, hr, dxr, mb, mg, kk, d, cols) ((Py_ssize_t)0)
     #endif
     """
     const bint BN_ROWS_AVX512 "FO_BN_ROWS_AVX512"
@@ -124,14 +134,15 @@ cdef extern from *:
                               double w) noexcept nogil
     Py_ssize_t fo_normalise_row(const float* xr, const float* gamma, const float* beta,
                                 float* outr, float* hr, const double* mean,
-                                const double* inv_std, Py_ssize_t d) noexcept nogil
+                                const double* inv_std, Py_ssize_t d, int cols) noexcept nogil
     Py_ssize_t fo_sums_row(const float* dr, const float* hr, double* sb, double* sg,
                            Py_ssize_t d) noexcept nogil
     Py_ssize_t fo_eval_row(const float* xr, const float* gamma, const float* beta, float* outr,
-                           const float* running_mean, const double* inv,
-                           Py_ssize_t d) noexcept nogil
+                           const float* running_mean, const double* inv, Py_ssize_t d,
+                           int cols) noexcept nogil
     Py_ssize_t fo_dx_row(const float* dr, const float* hr, float* dxr, const double* mb,
-                         const double* mg, const double* k, Py_ssize_t d) noexcept nogil
+                         const double* mg, const double* k, Py_ssize_t d,
+                         int cols) noexcept nogil
 
 #: Elements (N·D or N·C·L) from which the kernels run multi-threaded (when
 #: there are at least two row blocks): the optimizer kernels' threshold (``HEAVY``,
@@ -314,7 +325,7 @@ cdef void _normalise_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floa
         j0 = 0
         if floating is float and real_p is float and BN_ROWS_AVX512:
             j0 = fo_normalise_row(x + r * d, gamma, beta, out + r * d, xhat + r * d, mean,
-                                  inv_std, d)
+                                  inv_std, d, 1)
         for j in range(j0, d):
             xh = (<double>x[r * d + j] - mean[j]) * inv_std[j]
             xhat[r * d + j] = <floating>xh
@@ -329,7 +340,7 @@ cdef void _eval_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floating*
     for r in range(r0, r1):
         j0 = 0
         if floating is float and real_p is float and real_r is float and BN_ROWS_AVX512:
-            j0 = fo_eval_row(x + r * d, gamma, beta, out + r * d, running_mean, inv, d)
+            j0 = fo_eval_row(x + r * d, gamma, beta, out + r * d, running_mean, inv, d, 1)
         for j in range(j0, d):
             xh = (<double>x[r * d + j] - <double>running_mean[j]) * inv[j]
             out[r * d + j] = <floating>(<double>gamma[j] * xh + <double>beta[j])
@@ -344,7 +355,7 @@ cdef void _dx_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t d, const floating* d
     for r in range(r0, r1):
         j0 = 0
         if floating is float and BN_ROWS_AVX512:
-            j0 = fo_dx_row(dout + r * d, xhat + r * d, dx + r * d, mb, mg, k, d)
+            j0 = fo_dx_row(dout + r * d, xhat + r * d, dx + r * d, mb, mg, k, d, 1)
         for j in range(j0, d):
             dx[r * d + j] = <floating>(
                 k[j] * ((<double>dout[r * d + j] - mb[j]) - <double>xhat[r * d + j] * mg[j]))
@@ -357,7 +368,7 @@ cdef void _channel_normalise_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c,
                                   Py_ssize_t length, const floating* x, const real_p* gamma,
                                   const real_p* beta, floating* out, floating* xhat,
                                   const double* mean, const double* inv_std) noexcept nogil:
-    cdef Py_ssize_t r, ch, i, base
+    cdef Py_ssize_t r, ch, i, i0, base
     cdef double m, s, g, bb, xh
     for r in range(r0, r1):
         for ch in range(c):
@@ -366,7 +377,11 @@ cdef void _channel_normalise_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c,
             g = <double>gamma[ch]
             bb = <double>beta[ch]
             base = (r * c + ch) * length
-            for i in range(length):
+            i0 = 0
+            if floating is float and real_p is float and BN_ROWS_AVX512:
+                i0 = fo_normalise_row(x + base, gamma + ch, beta + ch, out + base, xhat + base,
+                                      mean + ch, inv_std + ch, length, 0)
+            for i in range(i0, length):
                 xh = (<double>x[base + i] - m) * s
                 xhat[base + i] = <floating>xh
                 out[base + i] = <floating>(g * xh + bb)
@@ -376,7 +391,7 @@ cdef void _channel_eval_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c, Py_ssiz
                              const floating* x, const real_p* gamma, const real_p* beta,
                              floating* out, const real_r* running_mean,
                              const double* inv) noexcept nogil:
-    cdef Py_ssize_t r, ch, i, base
+    cdef Py_ssize_t r, ch, i, i0, base
     cdef double m, s, g, bb, xh
     for r in range(r0, r1):
         for ch in range(c):
@@ -385,7 +400,11 @@ cdef void _channel_eval_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c, Py_ssiz
             g = <double>gamma[ch]
             bb = <double>beta[ch]
             base = (r * c + ch) * length
-            for i in range(length):
+            i0 = 0
+            if floating is float and real_p is float and real_r is float and BN_ROWS_AVX512:
+                i0 = fo_eval_row(x + base, gamma + ch, beta + ch, out + base, running_mean + ch,
+                                 inv + ch, length, 0)
+            for i in range(i0, length):
                 xh = (<double>x[base + i] - m) * s
                 out[base + i] = <floating>(g * xh + bb)
 
@@ -393,7 +412,7 @@ cdef void _channel_eval_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c, Py_ssiz
 cdef void _channel_dx_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c, Py_ssize_t length,
                            const floating* dout, const floating* xhat, floating* dx,
                            const double* coef) noexcept nogil:
-    cdef Py_ssize_t r, ch, i, base
+    cdef Py_ssize_t r, ch, i, i0, base
     cdef double mb, mg, k
     for r in range(r0, r1):
         for ch in range(c):
@@ -401,7 +420,11 @@ cdef void _channel_dx_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c, Py_ssize_
             mg = coef[c + ch]
             k = coef[2 * c + ch]
             base = (r * c + ch) * length
-            for i in range(length):
+            i0 = 0
+            if floating is float and BN_ROWS_AVX512:
+                i0 = fo_dx_row(dout + base, xhat + base, dx + base, coef + ch, coef + c + ch,
+                               coef + 2 * c + ch, length, 0)
+            for i in range(i0, length):
                 dx[base + i] = <floating>(
                     k * ((<double>dout[base + i] - mb) - <double>xhat[base + i] * mg))
 
