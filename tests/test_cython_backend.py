@@ -101,6 +101,7 @@ def test_setup_renders_the_update_wrappers_from_the_spec_alone(tmp_path):
     """setup.py renders the update kernels' wrappers (src_cython/_updates.pxi.in) from
     fastopt/kernel_spec.py loaded by its path, importing no part of the fastopt package:
     one ``def`` per update kernel with the spec's parameters, ``bint`` for its flags."""
+    pytest.importorskip("Cython.Tempita", reason="renders with Cython's Tempita (the test extra)")
     code = """
         import runpy, sys
         ns = runpy.run_path("setup.py", run_name="fastopt_setup")
