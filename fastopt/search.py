@@ -131,7 +131,11 @@ class _Range(Distribution):
         check = _check_int if self._kind is int else _check_real
         object.__setattr__(self, "low", check("low", self.low))
         object.__setattr__(self, "high", check("high", self.high))
+        self._check_domain()
         _check_order(self.low, self.high)
+
+    def _check_domain(self):
+        """Refuse bounds outside the distribution's domain (before their order is checked)."""
 
     def narrow(self, values):
         """The same distribution on ``[min(values), max(values)]`` (a log-uniform one stays log)."""
@@ -169,8 +173,7 @@ class LogUniform(_Range):
         Finite bounds, ``0 < low <= high``.
     """
 
-    def __post_init__(self):
-        super().__post_init__()
+    def _check_domain(self):
         if self.low <= 0:
             raise ValueError(f"low must be > 0 for a log-uniform distribution, got {self.low!r}")
 
