@@ -22,6 +22,8 @@ import os
 import re
 import shutil
 
+from fastopt.optim._docs import MEANINGS
+
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # docs/
 # the checkout whose README, CHANGELOG and benchmarks the pages show (a copy of docs/
 # built elsewhere, as the tests do, names it in FASTOPT_DOCS_ROOT)
@@ -382,31 +384,14 @@ DOCSTRING_FIXES = [("fastopt.nn.init.fans", "*kernel)", r"\*kernel)"),
                    ("fastopt.distributed.Context.check_same", "*description*s", r"*description*\ s")]
 
 #: What the optimizers' hyperparameters mean, for the entries of a Parameters section
-#: that give only a type and a default. A docstring's own description always wins.
+#: that give only a type and a default (the book's classes, whose signatures are the
+#: book's). fastopt.optim's shared meanings, plus the book's own names. A docstring's
+#: own description always wins.
 PARAMETER_GLOSSARY = {
-    "lr": "Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the "
-          "group's update count.",
-    "momentum": "Momentum coefficient (μ, or the book's α, in the update rule above).",
-    "dampening": "Dampening τ: the gradient enters the momentum buffer scaled by 1 − τ.",
-    "nesterov": "Use Nesterov momentum (PyTorch's form; needs momentum > 0, dampening 0).",
-    "betas": "(β₁, β₂): decay rates of the running averages m (of g) and v (of g²).",
+    **MEANINGS,
     "beta1": "β₁: decay rate of the running average m of the gradients.",
     "beta2": "β₂: decay rate of the running average v of the squared gradients.",
-    "eps": "ε, added to the denominator for numerical stability; the update rule above "
-           "shows where it sits.",
-    "amsgrad": "Divide by the running maximum of v instead of v (AMSGrad).",
-    "variant": "``\"standard\"`` (PyTorch's form) or ``\"book\"`` (the book's: ε on the "
-               "uncorrected √v, the bias corrections folded into the rate).",
-    "lr_decay": "Learning-rate decay: η_t = η / (1 + (t − 1)·lr_decay).",
-    "initial_accumulator_value": "Starting value of the accumulator h of squared gradients.",
-    "alpha": "Smoothing constant ρ of the running average of g² (the book's ``decay_rate``).",
     "decay_rate": "Decay rate ρ of the running average h of squared gradients.",
-    "centered": "Divide by an estimate of the gradient's variance (h minus the squared "
-                "running mean of g) instead of h.",
-    "rho": "Decay rate ρ of the running averages of squared gradients and squared updates.",
-    "momentum_decay": "ψ of NAdam's momentum schedule μ_t = β₁(1 − ½·0.96^(tψ)).",
-    "decoupled_weight_decay": "Decay the parameters directly, θ ← θ(1 − ηλ) (AdamW), "
-                              "instead of adding λθ to the gradient.",
 }
 
 _PARAM = re.compile(r"^([A-Za-z_*][\w*]*(?:\s*,\s*[A-Za-z_*][\w*]*)*)\s+:\s*(.*)$")

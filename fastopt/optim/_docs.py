@@ -14,6 +14,27 @@ import re
 import textwrap
 from typing import Any, Dict, Optional, TypeVar
 
+#: What the shared hyperparameters mean, one sentence each (the documentation site's
+#: glossary of parameters, ``docs/_ext/fastopt_docs.py``, takes them from here too).
+MEANINGS: Dict[str, str] = {
+    "lr": "Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's "
+          "update count.",
+    "betas": "(β₁, β₂): decay rates of the running averages m (of g) and v (of g²).",
+    "eps": "ε, added to the denominator for numerical stability; the update rule above "
+           "shows where it sits.",
+    "momentum": "Momentum coefficient of the velocity v (μ, or the book's α, in the update "
+                "rule above).",
+    "decoupled_weight_decay": "Decay the parameters directly, θ ← θ(1 − ηλ) (AdamW), "
+                              "instead of adding λθ to the gradient.",
+}
+
+
+def _entry(head: str, meaning: str) -> str:
+    """A numpydoc parameter entry: *head* (``name : type``) over its indented *meaning*."""
+    return head + "\n" + textwrap.fill(meaning, 92, initial_indent="    ",
+                                       subsequent_indent="    ", break_on_hyphens=False) + "\n"
+
+
 _PARAMS = """\
 params : mapping, sequence of arrays, FlatParams or list of group dicts
     The arrays to update in place (float32/float64, writeable, C-contiguous).
@@ -24,10 +45,7 @@ _WEIGHT_DECAY = """\
 weight_decay : float, default 0
     L2 coefficient λ: ``g ← g + λθ`` (or ``θ ← θ(1 − ηλ)`` if
     ``decoupled_weight_decay``).
-decoupled_weight_decay : bool, default False
-    Decay the parameters directly, θ ← θ(1 − ηλ) (AdamW), instead of adding λθ to the
-    gradient.
-"""
+""" + _entry("decoupled_weight_decay : bool, default False", MEANINGS["decoupled_weight_decay"])
 _MAXIMIZE = """\
 maximize : bool, default False
     Ascend instead of descend (``g ← −g``).
@@ -48,24 +66,10 @@ nonfinite : {"propagate", "skip", "raise"}, default "propagate"
 #: marker -> paragraph; ``{default}`` is the default of the parameter the marker names
 PARAGRAPHS: Dict[str, str] = {
     "params": _PARAMS,
-    "lr": """\
-lr : float or Schedule, default {default}
-    Learning rate η: a float, or a :class:`~fastopt.optim.Schedule` of the group's update
-    count.
-""",
-    "betas": """\
-betas : (float, float), default {default}
-    (β₁, β₂): decay rates of the running averages m (of g) and v (of g²).
-""",
-    "eps": """\
-eps : float, default {default}
-    ε, added to the denominator for numerical stability; the update rule above shows where
-    it sits.
-""",
-    "momentum": """\
-momentum : float, default {default}
-    Momentum coefficient of the velocity v (μ, or the book's α, in the update rule above).
-""",
+    "lr": _entry("lr : float or Schedule, default {default}", MEANINGS["lr"]),
+    "betas": _entry("betas : (float, float), default {default}", MEANINGS["betas"]),
+    "eps": _entry("eps : float, default {default}", MEANINGS["eps"]),
+    "momentum": _entry("momentum : float, default {default}", MEANINGS["momentum"]),
     "maximize": _MAXIMIZE,
     "clipping": _CLIPPING,
     # every optimizer's options but Lion's (whose decay is always decoupled)
